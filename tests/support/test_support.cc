@@ -1,0 +1,64 @@
+#include "test_support.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace edgefarm::testing {
+
+namespace fs = std::filesystem;
+
+fs::path SourceDir() {
+  if (const char* dir = std::getenv("EDGEFARM_SOURCE_DIR")) return dir;
+  return fs::current_path();
+}
+
+fs::path BinaryDir() {
+  if (const char* dir = std::getenv("EDGEFARM_BINARY_DIR")) return dir;
+  return fs::current_path();
+}
+
+fs::path TestData(const std::string& relative) { return SourceDir() / "tests" / "data" / relative; }
+
+TempDir::TempDir() {
+  std::string pattern = (fs::temp_directory_path() / "edgefarm-test-XXXXXX").string();
+  if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  fs::remove_all(path_, ignored);
+}
+
+bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  auto pause = std::chrono::milliseconds(1);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    // Polling interval for an external process's progress; bounded backoff, not a timing guess.
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(50));
+  }
+  return condition();
+}
+
+std::string ReadFile(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void WriteFile(const fs::path& path, const std::string& content) {
+  fs::create_directories(path.parent_path());
+  std::ofstream out(path, std::ios::binary);
+  out << content;
+}
+
+}  // namespace edgefarm::testing
