@@ -1,0 +1,16 @@
+// The subcommands of edgefarm-engine. Each parses its own flags, calls the engine library and
+// returns a process exit code (0 ok, 1 failure, 2 usage error). Errors go to stderr.
+#pragma once
+
+namespace edgefarm::engine::tools {
+
+int RunTokenize(int argc, char** argv);   // tokenize MODEL TEXT
+int RunQuantize(int argc, char** argv);   // quantize IN OUT --scheme S [--pure]
+int RunMakeModel(int argc, char** argv);  // make-model OUT --dim D ...
+int RunGenerate(int argc, char** argv);   // generate MODEL --prompt TEXT -n N
+int RunBench(int argc, char** argv);      // bench MODEL --prompt N --gen N ...
+int RunEval(int argc, char** argv);       // eval MODEL --text FILE --ctx N [--baseline BASE]
+int RunCellJob(int argc, char** argv);    // run JOB.json --out DIR
+int RunInfo(int argc, char** argv);       // info MODEL: metadata and tensors
+
+}  // namespace edgefarm::engine::tools

@@ -1,0 +1,1 @@
+# edgefarm_add_test(NAME engine_kernels_test ... LIBS edgefarm_engine LABELS unit)
