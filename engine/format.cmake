@@ -1,1 +1,10 @@
-# list(APPEND EDGEFARM_ENGINE_SOURCES src/...) and list(APPEND EDGEFARM_ENGINE_TOOL_SOURCES tools/...)
+# Engine formats: tensor types, GGUF I/O, quantisers, model quantisation, tokenizer, model maker.
+list(APPEND EDGEFARM_ENGINE_SOURCES
+  src/tensor_types.cc
+  src/gguf_value.cc
+  src/gguf_reader.cc
+  src/gguf_writer.cc
+)
+# The reference quantisers must round exactly as ggml's C code does: no fused multiply-add
+# contraction, whatever -march the kernels add to the library.
+set_source_files_properties(src/tensor_types.cc PROPERTIES COMPILE_OPTIONS "-ffp-contract=off")

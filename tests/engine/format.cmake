@@ -1,1 +1,5 @@
-# edgefarm_add_test(NAME engine_format_test ... LIBS edgefarm_engine LABELS unit)
+# Engine formats suites (engine/format.cmake).
+edgefarm_add_test(NAME engine_gguf_test
+  SOURCES gguf_test.cc
+  LIBS edgefarm_engine
+  LABELS unit)

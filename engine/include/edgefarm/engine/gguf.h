@@ -83,6 +83,8 @@ using GgufMetadata = std::vector<std::pair<std::string, GgufValue>>;
 class GgufFile {
  public:
   static Result<std::unique_ptr<GgufFile>> Open(const std::filesystem::path& path);
+  // Parses a copy of an in-memory image (tests, the fuzzer); same validation as Open().
+  static Result<std::unique_ptr<GgufFile>> FromMemory(const void* data, size_t size);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -92,6 +94,7 @@ class GgufFile {
   const GgufMetadata& metadata() const { return metadata_; }
   const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
   uint64_t file_size() const { return size_; }
+  uint64_t data_offset() const { return data_offset_; }  // start of the aligned data section
 
   const GgufValue* Find(std::string_view key) const;
   std::optional<int64_t> GetInt(std::string_view key) const;
@@ -110,6 +113,7 @@ class GgufFile {
   GgufMetadata metadata_;
   std::vector<GgufTensorInfo> tensors_;
   const uint8_t* map_ = nullptr;
+  std::vector<uint8_t> owned_;  // FromMemory's copy; empty when map_ is an mmap
   uint64_t size_ = 0;
   uint64_t data_offset_ = 0;
 };

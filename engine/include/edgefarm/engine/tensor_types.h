@@ -42,6 +42,7 @@ enum class TensorType : uint32_t {
 
 inline constexpr int kQK8_0 = 32;
 inline constexpr int kQK4_0 = 32;
+inline constexpr int kQK5_0 = 32;
 inline constexpr int kQK_K = 256;
 inline constexpr int kKScaleSize = 12;
 
@@ -59,6 +60,15 @@ struct BlockQ4_0 {
   uint8_t qs[kQK4_0 / 2];
 };
 static_assert(sizeof(BlockQ4_0) == 18);
+
+// 5-bit: the low nibbles as in Q4_0, the fifth bits of element j in bit j of qh (little-endian
+// uint32). llama.cpp's Q4_K_M uses it for rows that are not a multiple of 256.
+struct BlockQ5_0 {
+  Fp16 d;
+  uint8_t qh[4];
+  uint8_t qs[kQK5_0 / 2];
+};
+static_assert(sizeof(BlockQ5_0) == 22);
 
 struct BlockQ4_K {
   Fp16 d;
@@ -108,9 +118,9 @@ static_assert(sizeof(BlockEfI4AffineG64) == 36);
 inline constexpr size_t kEfI8RowHeaderBytes = sizeof(float);
 
 struct TypeTraits {
-  std::string_view name;  // "f32", "q8_0", ... as llama.cpp prints them
-  int64_t block_size;     // elements per block
-  size_t type_size;       // bytes per block
+  std::string_view name;        // "f32", "q8_0", ... as llama.cpp prints them
+  int64_t block_size;           // elements per block
+  size_t type_size;             // bytes per block
   size_t row_header_bytes = 0;  // bytes before each row's blocks (kEfI8SymPerChannel only)
 };
 
