@@ -10,6 +10,7 @@ list(APPEND EDGEFARM_ENGINE_SOURCES
   src/quant_edgefarm.cc
   src/quantize_policy.cc
   src/quantize.cc
+  src/tokenizer.cc
 )
 # The reference quantisers must round exactly as ggml's C code does: no fused multiply-add
 # contraction, whatever -march the kernels add to the library.

@@ -7,3 +7,7 @@ edgefarm_add_test(NAME engine_quant_test
   SOURCES quant_test.cc quantize_test.cc
   LIBS edgefarm_engine
   LABELS unit)
+edgefarm_add_test(NAME engine_tokenizer_test
+  SOURCES tokenizer_test.cc
+  LIBS edgefarm_engine
+  LABELS unit)
