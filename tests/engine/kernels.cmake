@@ -1,1 +1,7 @@
-# edgefarm_add_test(NAME engine_kernels_test ... LIBS edgefarm_engine LABELS unit)
+# Kernel suites: thread pool, and MatMul for every type and path against the references.
+edgefarm_add_test(NAME engine_kernels_thread_pool_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels_thread_pool_test.cc
+  LIBS edgefarm_engine LABELS unit)
+edgefarm_add_test(NAME engine_kernels_matmul_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/kernels_matmul_test.cc
+  LIBS edgefarm_engine LABELS unit)

@@ -22,6 +22,12 @@ std::string_view KernelPathName(KernelPath path);
 KernelPath DetectKernelPath();
 // Whether the CPU (and this build) supports `path`.
 bool KernelPathSupported(KernelPath path);
+// kAuto resolves to DetectKernelPath(), which honours EDGEFARM_KERNEL_PATH=scalar|avx2|avx512
+// (read once) when the CPU supports it.
+
+// Whether MatMul handles weights of `type` with rows of `cols` elements: F32, F16, Q8_0, Q4_0,
+// Q5_0, Q4_K, Q6_K and the edgefarm types, cols a multiple of the type's block size.
+bool MatMulSupports(TensorType type, int64_t cols);
 
 // A weight matrix as stored in GGUF: `rows` rows of `cols` elements, row r at data + r*row_stride.
 struct WeightView {
@@ -33,7 +39,12 @@ struct WeightView {
 };
 
 // out[t * rows + r] = sum_k W[r][k] * x[t * cols + k] for t < n_tokens, r < rows.
-// x and out are row-major f32. pool may be null (single-threaded). path kAuto picks the best.
+// x and out are row-major f32. pool may be null (single-threaded). path kAuto picks the best; a
+// path the CPU lacks falls back to the best supported one. Weights that !MatMulSupports() yield
+// NaN outputs (callers check MatMulSupports when they load a model). Activations are quantised
+// per call (Q8_0-style blocks of 32, or Q8_K-style per 256 for Q4_K/Q6_K) as llama.cpp does, so
+// results differ from an f32 dot product by that quantisation error. Uses a thread-local scratch
+// buffer of about 3 bytes per activation element.
 void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* out, ThreadPool* pool,
             KernelPath path = KernelPath::kAuto);
 

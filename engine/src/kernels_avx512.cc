@@ -1,0 +1,333 @@
+// AVX-512 (F/BW/VL/DQ + VNNI) tiles. Compiled with its own -m flags (engine/kernels.cmake) and
+// only called after GetCpuFeatures() saw those features; nothing here runs at static init.
+//
+// Integer types: each step takes a "pair" of 32-element blocks (64 weights, one zmm). A per-type
+// unpacker turns the pair into signed int8 weights q, a per-lane scale and a per-lane bias
+// (kernels_common.h). VPDPBUSD multiplies unsigned by signed bytes, so activations are biased
+// to unsigned (a + 128, an XOR with 0x80) and the excess 128 * sum(q) is removed by seeding the
+// accumulator with its negation, which costs one VPDPBUSD per weight pair amortised over all the
+// tokens of the micro-tile. The micro-tile is R rows x T tokens of independent accumulators, so
+// each unpacked weight pair is used T times and each activation pair R times.
+// Float types: R x T FMA accumulators over 16-element steps, F16 widened with VCVTPH2PS.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+
+#include "kernels_common.h"
+
+namespace edgefarm::engine::kernels {
+namespace {
+
+struct Pair {
+  __m512i q;
+  __m512 scale;
+  __m512 bias;
+};
+
+inline float H(const void* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+
+inline __m512 Halves(float lo, float hi) {
+  return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
+}
+
+inline __m512i Nibbles(__m256i v, bool high) {
+  const __m256i m = _mm256_set1_epi8(0x0f);
+  return _mm512_castsi256_si512(high ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m)
+                                     : _mm256_and_si256(v, m));
+}
+
+// [low nibbles of v, high nibbles of v]: 32 packed bytes -> 64 elements in order.
+inline __m512i SplitNibbles(__m256i v) {
+  const __m256i m = _mm256_set1_epi8(0x0f);
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m)),
+                            _mm256_and_si256(_mm256_srli_epi16(v, 4), m), 1);
+}
+
+// Two Q4_0-style blocks (16 packed bytes each) -> [A lo, A hi, B lo, B hi].
+inline __m512i TwoBlockNibbles(const uint8_t* qa, const uint8_t* qb, bool has_b) {
+  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qa));
+  const __m128i b =
+      has_b ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(qb)) : _mm_setzero_si128();
+  const __m512i z = SplitNibbles(_mm256_set_m128i(b, a));  // [A lo, B lo, A hi, B hi]
+  return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+}
+
+struct Q8_0 {
+  static constexpr bool kBias = false;
+  static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
+    const uint8_t* a = row + 2 * p * sizeof(BlockQ8_0);
+    const bool has_b = (2 * p + 1) * kBlock < cols;
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 2));
+    const __m256i hi =
+        has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + sizeof(BlockQ8_0) + 2))
+              : _mm256_setzero_si256();
+    return {_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
+            Halves(H(a), has_b ? H(a + sizeof(BlockQ8_0)) : 0.0f), _mm512_setzero_ps()};
+  }
+};
+
+struct Q4_0 {
+  static constexpr bool kBias = false;
+  static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
+    const uint8_t* a = row + 2 * p * sizeof(BlockQ4_0);
+    const uint8_t* b = a + sizeof(BlockQ4_0);
+    const bool has_b = (2 * p + 1) * kBlock < cols;
+    const __m512i q = _mm512_sub_epi8(TwoBlockNibbles(a + 2, b + 2, has_b), _mm512_set1_epi8(8));
+    return {q, Halves(H(a), has_b ? H(b) : 0.0f), _mm512_setzero_ps()};
+  }
+};
+
+struct Q5_0 {
+  static constexpr bool kBias = false;
+  static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
+    const auto* a = reinterpret_cast<const BlockQ5_0*>(row) + 2 * p;
+    const BlockQ5_0* b = a + 1;
+    const bool has_b = (2 * p + 1) * kBlock < cols;
+    uint32_t qa = 0, qb = 0;
+    std::memcpy(&qa, a->qh, 4);
+    if (has_b) std::memcpy(&qb, b->qh, 4);
+    const __mmask64 high = static_cast<__mmask64>(qa) | (static_cast<__mmask64>(qb) << 32);
+    __m512i q = TwoBlockNibbles(a->qs, b->qs, has_b);
+    q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
+    return {_mm512_sub_epi8(q, _mm512_set1_epi8(16)),
+            Halves(_cvtsh_ss(a->d), has_b ? _cvtsh_ss(b->d) : 0.0f), _mm512_setzero_ps()};
+  }
+};
+
+struct Q4_K {
+  static constexpr bool kBias = true;
+  static Pair Load(const uint8_t* row, int64_t, int64_t p) {
+    const auto* b = reinterpret_cast<const BlockQ4_K*>(row) + p / 4;
+    const int i = static_cast<int>(p % 4);
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs + 32 * i));
+    int sc0, m0, sc1, m1;
+    Q4KScaleMin(b->scales, 2 * i, &sc0, &m0);
+    Q4KScaleMin(b->scales, 2 * i + 1, &sc1, &m1);
+    const float d = _cvtsh_ss(b->d), dmin = _cvtsh_ss(b->dmin);
+    return {SplitNibbles(v), Halves(d * static_cast<float>(sc0), d * static_cast<float>(sc1)),
+            Halves(-dmin * static_cast<float>(m0), -dmin * static_cast<float>(m1))};
+  }
+};
+
+struct Q6_K {
+  static constexpr bool kBias = false;
+  static Pair Load(const uint8_t* row, int64_t, int64_t p) {
+    const auto* b = reinterpret_cast<const BlockQ6_K*>(row) + p / 4;
+    const int h = static_cast<int>(p % 4) / 2, hi = static_cast<int>(p % 2);
+    const __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
+    const __m512i lo = _mm512_and_si512(hi ? _mm512_srli_epi16(ql, 4) : ql, _mm512_set1_epi8(0x0f));
+    __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh + 32 * h));
+    if (hi) qh = _mm256_srli_epi16(qh, 4);
+    __m512i bits = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
+    bits = _mm512_slli_epi16(_mm512_and_si512(bits, _mm512_set1_epi8(3)), 4);
+    const __m512i q = _mm512_sub_epi8(_mm512_or_si512(lo, bits), _mm512_set1_epi8(32));
+    // Four 16-element sub-scales, each spread over 4 lanes.
+    int32_t s4;
+    std::memcpy(&s4, b->scales + 8 * h + 4 * hi, 4);
+    const __m128i idx = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m128i spread = _mm_shuffle_epi8(_mm_cvtsi32_si128(s4), idx);
+    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(spread));
+    return {q, _mm512_mul_ps(sc, _mm512_set1_ps(_cvtsh_ss(b->d))), _mm512_setzero_ps()};
+  }
+};
+
+struct I8 {
+  static constexpr bool kBias = false;
+  static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
+    float scale;
+    std::memcpy(&scale, row, sizeof(float));
+    const uint8_t* qs = row + kEfI8RowHeaderBytes + 64 * p;
+    const int64_t left = cols - 64 * p;
+    const __mmask64 m = left >= 64 ? ~0ull : (1ull << left) - 1;
+    const __m512i q = _mm512_maskz_loadu_epi8(m, qs);
+    return {q, _mm512_set1_ps(scale), _mm512_setzero_ps()};
+  }
+};
+
+struct I4Sym {
+  static constexpr bool kBias = false;
+  static Pair Load(const uint8_t* row, int64_t, int64_t p) {
+    const auto* b = reinterpret_cast<const BlockEfI4SymG128*>(row) + p / 2;
+    const __m512i v = _mm512_loadu_si512(b->qs);
+    const __m512i n = _mm512_and_si512(p % 2 ? _mm512_srli_epi16(v, 4) : v, _mm512_set1_epi8(15));
+    return {_mm512_sub_epi8(n, _mm512_set1_epi8(8)), _mm512_set1_ps(_cvtsh_ss(b->d)),
+            _mm512_setzero_ps()};
+  }
+};
+
+struct I4Affine {
+  static constexpr bool kBias = true;
+  static Pair Load(const uint8_t* row, int64_t, int64_t p) {
+    const auto* b = reinterpret_cast<const BlockEfI4AffineG64*>(row) + p;
+    const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs));
+    return {SplitNibbles(v), _mm512_set1_ps(_cvtsh_ss(b->scale)),
+            _mm512_set1_ps(_cvtsh_ss(b->bias))};
+  }
+};
+
+template <class U, int R, int T>
+void IntMicro(const TileArgs& a, const uint8_t* w, const uint8_t* act, float* out) {
+  const int64_t padded = PadCols(a.cols);
+  const int64_t pairs = padded / kPair;
+  const __m512i k80 = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < pairs; ++p) {
+    __m512i xa[T];
+    __m512 xd[T], xb[T];
+    for (int t = 0; t < T; ++t) {
+      const ActView v = ActAt(act + t * a.act_stride, padded);
+      xa[t] = _mm512_xor_si512(_mm512_loadu_si512(v.qs + kPair * p), k80);
+      xd[t] = _mm512_loadu_ps(v.lane_d + 16 * p);
+      if constexpr (U::kBias) xb[t] = _mm512_loadu_ps(v.lane_b + 16 * p);
+    }
+    for (int r = 0; r < R; ++r) {
+      const Pair u = U::Load(w + r * a.w_stride, a.cols, p);
+      const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, u.q));
+      for (int t = 0; t < T; ++t) {
+        const __m512i s = _mm512_dpbusd_epi32(neg, xa[t], u.q);
+        acc[r][t] =
+            _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.scale, xd[t]), acc[r][t]);
+        if constexpr (U::kBias) acc[r][t] = _mm512_fmadd_ps(u.bias, xb[t], acc[r][t]);
+      }
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) out[t * a.ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
+  }
+}
+
+template <bool kHalf>
+inline __m512 LoadW(const uint8_t* row, int64_t k, __mmask16 m) {
+  if constexpr (kHalf) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, row + 2 * k));
+  } else {
+    return _mm512_maskz_loadu_ps(m, row + 4 * k);
+  }
+}
+
+template <bool kHalf>
+inline __m512 LoadW(const uint8_t* row, int64_t k) {
+  if constexpr (kHalf) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2 * k)));
+  } else {
+    return _mm512_loadu_ps(row + 4 * k);
+  }
+}
+
+template <bool kHalf, int R, int T>
+void FloatMicro(const TileArgs& a, const uint8_t* w, const uint8_t* act, float* out) {
+  __m512 acc[R][T];
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+  }
+  const float* x[T];
+  for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const float*>(act + t * a.act_stride);
+  int64_t k = 0;
+  for (; k + 16 <= a.cols; k += 16) {
+    __m512 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_loadu_ps(x[t] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = LoadW<kHalf>(w + r * a.w_stride, k);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  if (k < a.cols) {
+    const auto m = static_cast<__mmask16>((1u << (a.cols - k)) - 1);
+    __m512 xv[T];
+    for (int t = 0; t < T; ++t) xv[t] = _mm512_maskz_loadu_ps(m, x[t] + k);
+    for (int r = 0; r < R; ++r) {
+      const __m512 wv = LoadW<kHalf>(w + r * a.w_stride, k, m);
+      for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
+    }
+  }
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < T; ++t) out[t * a.ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
+  }
+}
+
+template <class U, int R, int T>
+void Micro(const TileArgs& a, const uint8_t* w, const uint8_t* act, float* out) {
+  if constexpr (std::is_same_v<U, float>) {
+    FloatMicro<false, R, T>(a, w, act, out);
+  } else if constexpr (std::is_same_v<U, uint16_t>) {
+    FloatMicro<true, R, T>(a, w, act, out);
+  } else {
+    IntMicro<U, R, T>(a, w, act, out);
+  }
+}
+
+constexpr int kRows = 4;
+
+template <class U, int T>
+void RowSweep(const TileArgs& a, int64_t t0) {
+  const uint8_t* act = a.act + t0 * a.act_stride;
+  float* out = a.out + t0 * a.ldo;
+  int64_t r = 0;
+  for (; r + kRows <= a.rows; r += kRows) Micro<U, kRows, T>(a, a.w + r * a.w_stride, act, out + r);
+  for (; r < a.rows; ++r) Micro<U, 1, T>(a, a.w + r * a.w_stride, act, out + r);
+}
+
+// Token blocking: 4 tokens per micro-tile (3 for types with a bias term, which need more
+// registers per token).
+template <class U>
+void Tile(const TileArgs& a) {
+  constexpr bool kBias = [] {
+    if constexpr (std::is_class_v<U>) return U::kBias;
+    return false;
+  }();
+  constexpr int kTokens = kBias ? 3 : 4;
+  int64_t t = 0;
+  for (; t + kTokens <= a.tokens; t += kTokens) RowSweep<U, kTokens>(a, t);
+  switch (a.tokens - t) {
+    case 1:
+      return RowSweep<U, 1>(a, t);
+    case 2:
+      return RowSweep<U, 2>(a, t);
+    case 3:
+      if constexpr (kTokens > 3) return RowSweep<U, 3>(a, t);
+      return;
+    default:
+      return;
+  }
+}
+
+}  // namespace
+
+TileFn Avx512Tile(TensorType type) {
+  switch (type) {
+    case TensorType::kF32:
+      return Tile<float>;
+    case TensorType::kF16:
+      return Tile<uint16_t>;
+    case TensorType::kQ8_0:
+      return Tile<Q8_0>;
+    case TensorType::kQ4_0:
+      return Tile<Q4_0>;
+    case TensorType::kQ5_0:
+      return Tile<Q5_0>;
+    case TensorType::kQ4_K:
+      return Tile<Q4_K>;
+    case TensorType::kQ6_K:
+      return Tile<Q6_K>;
+    case TensorType::kEfI8SymPerChannel:
+      return Tile<I8>;
+    case TensorType::kEfI4SymG128:
+      return Tile<I4Sym>;
+    case TensorType::kEfI4AffineG64:
+      return Tile<I4Affine>;
+    default:
+      return nullptr;
+  }
+}
+
+}  // namespace edgefarm::engine::kernels
