@@ -2,8 +2,10 @@
 //
 // Layout as ggml's gguf writer produces it: header, metadata in the given order, tensor records
 // with offsets relative to the data section, zero padding to the alignment, then each tensor's
-// data followed by zero padding to the alignment (the last one included). The file is written to
-// a sibling temporary and renamed into place so a reader never sees a half-written model.
+// data followed by zero padding to the alignment (the last one included). The header is built in
+// memory, tensor data is streamed; the file is written to a sibling temporary and renamed into
+// place so a reader never sees a half-written model.
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <system_error>
@@ -116,6 +118,11 @@ void GgufWriter::AddTensor(std::string name, TensorType type, std::vector<int64_
   tensors_.push_back({std::move(name), type, std::move(shape), std::vector<uint8_t>(p, p + bytes)});
 }
 
+void GgufWriter::AddTensor(std::string name, TensorType type, std::vector<int64_t> shape,
+                           std::vector<uint8_t> data) {
+  tensors_.push_back({std::move(name), type, std::move(shape), std::move(data)});
+}
+
 Status GgufWriter::WriteTo(const std::filesystem::path& path) const {
   if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0) {
     return InvalidArgument("gguf writer: alignment must be a power of two");
@@ -160,18 +167,27 @@ Status GgufWriter::WriteTo(const std::filesystem::path& path) const {
     offset += (t.data.size() + alignment_ - 1) / alignment_ * alignment_;
   }
   out.Pad(alignment_);
-  for (const PendingTensor& t : tensors_) {
-    out.bytes().insert(out.bytes().end(), t.data.begin(), t.data.end());
-    out.Pad(alignment_);
-  }
   std::filesystem::path tmp = path;
   tmp += ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     f.write(reinterpret_cast<const char*>(out.bytes().data()),
             static_cast<std::streamsize>(out.bytes().size()));
+    static const std::vector<char> kZeros(256, 0);
+    for (const PendingTensor& t : tensors_) {
+      f.write(reinterpret_cast<const char*>(t.data.data()),
+              static_cast<std::streamsize>(t.data.size()));
+      const size_t pad = (alignment_ - t.data.size() % alignment_) % alignment_;
+      for (size_t left = pad; left > 0; left -= std::min(left, kZeros.size())) {
+        f.write(kZeros.data(), static_cast<std::streamsize>(std::min(left, kZeros.size())));
+      }
+    }
     f.close();
-    if (!f) return IoError("gguf writer: cannot write " + tmp.string());
+    if (!f) {
+      std::error_code ignored;
+      std::filesystem::remove(tmp, ignored);
+      return IoError("gguf writer: cannot write " + tmp.string());
+    }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);

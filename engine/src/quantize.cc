@@ -124,7 +124,7 @@ Result<QuantizeReport> QuantizeModel(const std::filesystem::path& input,
   writer.SetMetadata(OutputMetadata(file->metadata(), *scheme));
   for (const std::string& name : names) {
     const GgufTensorInfo& info = *file->FindTensor(name);
-    internal::TypeChoice choice = policy.Choose(name, info.shape);
+    internal::TypeChoice choice = policy.Choose(name, info.shape, info.type);
     TensorQuantizeRecord record{name, info.type, info.type, choice.fallback_reason};
     report.bytes_in += info.size_bytes;
     if (!choice.quantize || choice.used == info.type) {
@@ -135,7 +135,7 @@ Result<QuantizeReport> QuantizeModel(const std::filesystem::path& input,
                           ConvertTensor(*file, info, choice.used, threads));
       record.to = choice.used;
       report.bytes_out += data.size();
-      writer.AddTensor(name, choice.used, info.shape, data.data(), data.size());
+      writer.AddTensor(name, choice.used, info.shape, std::move(data));
     }
     report.tensors.push_back(std::move(record));
   }

@@ -7,8 +7,8 @@
 // (or token_embd.weight when there is no output tensor) becomes Q6_K unless the base type is
 // Q8_0 or its rows do not divide into the base type's blocks (then Q8_0); for Q4_K_M, attn_v and
 // ffn_down become Q6_K on the layers use_more_bits picks. A type whose block does not divide the
-// row length falls back (Q4_K -> Q5_0, Q6_K -> Q8_0, then F16). Where llama.cpp gives up
-// ("Unsupported tensor size") we fall back to F16 instead and say so.
+// row length falls back (Q4_K -> Q5_0, Q6_K -> Q8_0); past that llama.cpp uses F16 or gives up
+// ("Unsupported tensor size"), and we keep the source precision instead (see Fallback).
 #include "quantize_policy.h"
 
 #include <algorithm>
@@ -137,27 +137,43 @@ TensorType TypePolicy::EdgefarmType(const std::string& name) const {
   return scheme_.base;
 }
 
-TypeChoice TypePolicy::Choose(const std::string& name, const std::vector<int64_t>& shape) {
+TensorType TypePolicy::Fallback(TensorType wanted, int64_t row_length, TensorType source) const {
+  if (wanted == TensorType::kQ4_K && Divides(TensorType::kQ5_0, row_length)) {
+    return TensorType::kQ5_0;
+  }
+  if (wanted == TensorType::kQ6_K && Divides(TensorType::kQ8_0, row_length)) {
+    return TensorType::kQ8_0;
+  }
+  switch (scheme_.base) {
+    case TensorType::kEfI4SymG128:
+      return TensorType::kEfI8SymPerChannel;  // NNCF's 8-bit backup precision
+    case TensorType::kEfI4AffineG64:
+      return TensorType::kF16;  // mlx_lm leaves such layers unquantised (fp16)
+    default:
+      // llama.cpp would use F16 here, but its CPU backend computes wrong results for F16 rows
+      // that are not a multiple of 32 (observed with stories260K's 172-wide ffn_down), so the
+      // tensor keeps its source precision.
+      return source == TensorType::kF16 ? TensorType::kF16 : TensorType::kF32;
+  }
+}
+
+TypeChoice TypePolicy::Choose(const std::string& name, const std::vector<int64_t>& shape,
+                              TensorType source) {
   TypeChoice c;
   if (!IsQuantizable(name, shape)) return c;
   c.quantize = true;
   const int64_t row_length = shape.empty() ? 0 : shape[0];
-  c.wanted = scheme_.llama_mix && !pure_ ? LlamaMixType(name, row_length)
-                                         : (scheme_.llama_mix ? scheme_.base : EdgefarmType(name));
+  if (!scheme_.llama_mix) {
+    c.wanted = EdgefarmType(name);
+  } else {
+    c.wanted = pure_ ? scheme_.base : LlamaMixType(name, row_length);
+  }
   c.used = c.wanted;
   if (Divides(c.used, row_length)) return c;
-  const std::string why = "row length " + std::to_string(row_length) + " not a multiple of " +
-                          std::to_string(GetTypeTraits(c.used)->block_size) + " (" +
-                          TypeName(c.used) + ")";
-  if (c.used == TensorType::kQ4_K) {
-    c.used = TensorType::kQ5_0;
-  } else if (c.used == TensorType::kQ6_K) {
-    c.used = TensorType::kQ8_0;
-  } else {
-    c.used = TensorType::kF16;
-  }
-  if (!Divides(c.used, row_length)) c.used = TensorType::kF16;
-  c.fallback_reason = why + "; using " + TypeName(c.used);
+  c.used = Fallback(c.wanted, row_length, source);
+  c.fallback_reason = "row length " + std::to_string(row_length) + " not a multiple of " +
+                      std::to_string(GetTypeTraits(c.wanted)->block_size) + " (" +
+                      TypeName(c.wanted) + "); using " + TypeName(c.used);
   return c;
 }
 

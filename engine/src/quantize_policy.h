@@ -36,11 +36,13 @@ class TypePolicy {
   // unknown: then the number of distinct blk.N prefixes).
   TypePolicy(SchemeSpec scheme, bool pure, const std::vector<std::string>& names, int n_layer);
 
-  TypeChoice Choose(const std::string& name, const std::vector<int64_t>& shape);
+  // source: the tensor's type in the input (the last-resort fallback keeps it for llama schemes).
+  TypeChoice Choose(const std::string& name, const std::vector<int64_t>& shape, TensorType source);
 
  private:
   TensorType LlamaMixType(const std::string& name, int64_t row_length);
   TensorType EdgefarmType(const std::string& name) const;
+  TensorType Fallback(TensorType wanted, int64_t row_length, TensorType source) const;
 
   SchemeSpec scheme_;
   bool pure_;

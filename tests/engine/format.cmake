@@ -11,3 +11,7 @@ edgefarm_add_test(NAME engine_tokenizer_test
   SOURCES tokenizer_test.cc
   LIBS edgefarm_engine
   LABELS unit)
+edgefarm_add_test(NAME engine_make_model_test
+  SOURCES make_model_test.cc
+  LIBS edgefarm_engine
+  LABELS unit)

@@ -128,6 +128,9 @@ class GgufWriter {
   // Copies `bytes` bytes of data; shape as in GgufTensorInfo.
   void AddTensor(std::string name, TensorType type, std::vector<int64_t> shape, const void* data,
                  size_t bytes);
+  // Takes ownership of `data` (no copy).
+  void AddTensor(std::string name, TensorType type, std::vector<int64_t> shape,
+                 std::vector<uint8_t> data);
 
   Status WriteTo(const std::filesystem::path& path) const;
 

@@ -1,0 +1,150 @@
+// make-model: deterministic random LLaMA files that load, tokenize and quantise; and the
+// K-quant golden check against llama-quantize on such a file (rows of 256, so Q4_K and Q6_K are
+// exercised, which stories260K's 64-wide rows cannot do).
+#include "edgefarm/engine/make_model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "edgefarm/common/sha256.h"
+#include "edgefarm/engine/gguf.h"
+#include "edgefarm/engine/quant.h"
+#include "edgefarm/engine/quantize.h"
+#include "edgefarm/engine/tokenizer.h"
+#include "test_support.h"
+
+namespace edgefarm::engine {
+namespace {
+
+using edgefarm::testing::TempDir;
+using edgefarm::testing::TestData;
+
+MakeModelParams GoldenParams() {
+  MakeModelParams p;
+  p.dim = 256;
+  p.layers = 4;
+  p.ff = 512;
+  p.heads = 8;
+  p.kv_heads = 4;
+  p.vocab = 1000;
+  p.seed = 7;
+  return p;
+}
+
+TEST(MakeModelTest, DeterministicPerSeed) {
+  TempDir dir;
+  MakeModelParams p;
+  p.vocab = 300;
+  ASSERT_TRUE(MakeModel(dir / "a.gguf", p).ok());
+  ASSERT_TRUE(MakeModel(dir / "b.gguf", p).ok());
+  p.seed = 2;
+  ASSERT_TRUE(MakeModel(dir / "c.gguf", p).ok());
+  EXPECT_EQ(*Sha256File(dir / "a.gguf"), *Sha256File(dir / "b.gguf"));
+  EXPECT_NE(*Sha256File(dir / "a.gguf"), *Sha256File(dir / "c.gguf"));
+}
+
+TEST(MakeModelTest, WritesLlamaModelWithVocabAndGaussianWeights) {
+  TempDir dir;
+  MakeModelParams p;
+  p.dim = 128;
+  p.layers = 3;
+  p.ff = 344;
+  p.heads = 4;
+  p.kv_heads = 2;
+  p.vocab = 700;
+  p.type = TensorType::kF16;
+  ASSERT_TRUE(MakeModel(dir / "m.gguf", p).ok());
+  auto file = GgufFile::Open(dir / "m.gguf");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  const GgufFile& f = **file;
+  EXPECT_EQ(f.GetString("general.architecture"), "llama");
+  EXPECT_EQ(f.GetInt("llama.block_count"), 3);
+  EXPECT_EQ(f.GetInt("llama.attention.head_count_kv"), 2);
+  EXPECT_EQ(f.GetInt("llama.rope.dimension_count"), 32);
+  EXPECT_EQ(f.GetInt("general.file_type"), 1);
+  EXPECT_EQ(f.tensors().size(), 3u + 9u * 3);
+  EXPECT_EQ(f.FindTensor("blk.2.attn_k.weight")->shape, (std::vector<int64_t>{128, 64}));
+  EXPECT_EQ(f.FindTensor("blk.2.ffn_down.weight")->shape, (std::vector<int64_t>{344, 128}));
+  EXPECT_EQ(f.FindTensor("blk.0.ffn_norm.weight")->type, TensorType::kF32);
+  const GgufTensorInfo& q = *f.FindTensor("blk.1.attn_q.weight");
+  ASSERT_EQ(q.type, TensorType::kF16);
+  std::vector<float> w(static_cast<size_t>(q.Elements()));
+  DequantizeRow(q.type, f.TensorData(q), w.data(), q.Elements());
+  double sum = 0, sq = 0;
+  for (float x : w) {
+    sum += x;
+    sq += x * x;
+  }
+  const double mean = sum / w.size(), sd = std::sqrt(sq / w.size() - mean * mean);
+  EXPECT_NEAR(mean, 0.0, 0.002);
+  EXPECT_NEAR(sd, 0.02, 0.001);
+
+  auto tok = Tokenizer::FromGguf(f);
+  ASSERT_TRUE(tok.ok()) << tok.status().ToString();
+  EXPECT_EQ((*tok)->vocab_size(), 700);
+  const std::string text = "the cat sat on the mat, said Tom!";
+  const std::vector<int32_t> ids = (*tok)->Encode(text, true);
+  EXPECT_LT(ids.size(), text.size());  // merges happened
+  EXPECT_EQ((*tok)->Decode(ids), text);
+}
+
+TEST(MakeModelTest, RejectsInconsistentShapes) {
+  TempDir dir;
+  MakeModelParams p;
+  p.heads = 7;
+  EXPECT_EQ(MakeModel(dir / "m.gguf", p).code(), StatusCode::kInvalidArgument);
+  p = MakeModelParams();
+  p.kv_heads = 3;
+  EXPECT_EQ(MakeModel(dir / "m.gguf", p).code(), StatusCode::kInvalidArgument);
+  p = MakeModelParams();
+  p.vocab = 100;
+  EXPECT_EQ(MakeModel(dir / "m.gguf", p).code(), StatusCode::kInvalidArgument);
+  EXPECT_FALSE(std::filesystem::exists(dir / "m.gguf"));
+}
+
+// Golden: tensor table of llama-quantize Q4_K_M applied to GoldenParams()' model.
+TEST(MakeModelTest, QuantizedQ4_K_MMatchesLlamaQuantize) {
+  std::ifstream in(TestData("golden/make-model-d256-l4-ff512-h8-kv4-v1000-s7-Q4_K_M.tensors.txt"));
+  ASSERT_TRUE(in.good());
+  std::string line, digest;
+  std::vector<std::string> golden;
+  while (std::getline(in, line)) {
+    const std::string kDigest = "# source model digest: ";
+    if (line.rfind(kDigest, 0) == 0) digest = line.substr(kDigest.size());
+    if (line.find(" sha256=") != std::string::npos && line[0] != '#') {
+      std::istringstream is(line);
+      std::string name, type, rest;
+      is >> name >> type;
+      std::getline(is, rest);
+      golden.push_back(name + " " + type + " " + rest.substr(rest.find('[')));
+    }
+  }
+  TempDir dir;
+  ASSERT_TRUE(MakeModel(dir / "m.gguf", GoldenParams()).ok());
+  ASSERT_EQ(*Sha256File(dir / "m.gguf"), digest) << "make-model output changed";
+  QuantizeParams qp = DefaultQuantizeParams();
+  qp.scheme = "q4_k_m";
+  qp.threads = 2;
+  ASSERT_TRUE(QuantizeModel(dir / "m.gguf", dir / "q.gguf", qp).ok());
+  auto file = GgufFile::Open(dir / "q.gguf");
+  ASSERT_TRUE(file.ok());
+  std::vector<std::string> ours;
+  for (const GgufTensorInfo& t : (*file)->tensors()) {
+    std::string type;
+    const std::string_view name = GetTypeTraits(t.type).value().name;
+    for (char c : name) type += static_cast<char>(std::toupper(c));
+    std::string shape = "[";
+    for (size_t i = 0; i < t.shape.size(); ++i)
+      shape += (i ? ", " : "") + std::to_string(t.shape[i]);
+    const auto* data = reinterpret_cast<const char*>((*file)->TensorData(t));
+    ours.push_back(t.name + " " + type + " " + shape +
+                   "] sha256=" + Sha256Hex(std::string_view(data, t.size_bytes)).substr(0, 16));
+  }
+  EXPECT_EQ(ours, golden);
+}
+
+}  // namespace
+}  // namespace edgefarm::engine
