@@ -1,6 +1,6 @@
 # Engine formats suites (engine/format.cmake).
 edgefarm_add_test(NAME engine_gguf_test
-  SOURCES gguf_test.cc
+  SOURCES gguf_test.cc gguf_corruption_test.cc
   LIBS edgefarm_engine
   LABELS unit)
 edgefarm_add_test(NAME engine_quant_test
