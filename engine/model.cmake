@@ -1,1 +1,25 @@
-# list(APPEND EDGEFARM_ENGINE_SOURCES src/...) and list(APPEND EDGEFARM_ENGINE_TOOL_SOURCES tools/...)
+# Model part of the engine: forward pass, generation, evaluation, benchmark, the cell job.
+list(APPEND EDGEFARM_ENGINE_SOURCES
+  src/llama_model.cc
+  src/forward.cc
+  src/forward_attention.cc
+  src/forward_attention_avx2.cc
+  src/sampler.cc
+  src/generate.cc
+  src/perplexity.cc
+  src/evaluator.cc
+  src/benchmark.cc
+  src/rss.cc
+  src/energy.cc
+  src/cell_job.cc
+  src/cell_job_record.cc
+  src/olive_search.cc)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|i.86")
+  # Only this file is built for AVX2+FMA; forward_attention.cc calls it after a CPU check.
+  set_source_files_properties(src/forward_attention_avx2.cc PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+endif()
+list(APPEND EDGEFARM_ENGINE_TOOL_SOURCES
+  tools/cmd_generate.cc
+  tools/cmd_bench.cc
+  tools/cmd_eval.cc
+  tools/cmd_run.cc)
