@@ -1,0 +1,96 @@
+// The coordinator process: wires the store, blob store, logs, tokens, scheduler, ZeroMQ transport
+// and HTTP API together and runs the loop.
+//
+// One loop thread owns the ZeroMQ socket. It waits up to poll_interval for messages, decodes each
+// frame (garbage, wrong versions, oversize and multi-frame messages are counted in bad_frames(),
+// logged and dropped), hands good ones to the scheduler, ticks it, flushes (one transaction per
+// iteration) and only then sends what the flush released. HTTP handlers share the scheduler
+// under a mutex and never touch the socket; what they stage goes out on the next iteration.
+//
+// Start() writes DATA/endpoints.json ({"zmq":..., "http":...}) atomically once both listeners are
+// bound. Thread-safety: Start/Stop from one owning thread; accessors are thread-safe.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "edgefarm/common/clock.h"
+#include "edgefarm/common/status.h"
+#include "edgefarm/coordinator/scheduler.h"
+
+namespace edgefarm::coordinator {
+
+class BlobStore;
+class HttpApi;
+class LogStore;
+class SqliteStore;
+class TokenSet;
+class Transport;
+
+struct CoordinatorOptions {
+  std::filesystem::path data_dir;
+  std::string zmq_listen = "tcp://127.0.0.1:0";
+  std::string http_host = "127.0.0.1";
+  int http_port = 0;
+  // Base URL workers use for blobs; empty: the bound HTTP address.
+  std::string public_http_url;
+  std::string native_target;
+  SchedulerOptions scheduler;  // blob_url and worker_token_sha256 are filled in by Start()
+  uint64_t max_blob_bytes = uint64_t{4} << 30;
+  size_t max_request_bytes = 8 * 1024 * 1024;
+  std::chrono::milliseconds poll_interval{20};
+};
+
+class Coordinator {
+ public:
+  // clock must outlive the coordinator.
+  Coordinator(CoordinatorOptions options, const Clock* clock,
+              std::shared_ptr<spdlog::logger> logger);
+  ~Coordinator();
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
+
+  // Opens DATA, restores state, binds both listeners, writes endpoints.json, starts the threads.
+  Status Start();
+  // Stops serving and joins the threads; idempotent.
+  void Stop();
+
+  std::string zmq_endpoint() const { return zmq_endpoint_; }  // "tcp://127.0.0.1:PORT"
+  std::string http_url() const { return http_url_; }          // "http://127.0.0.1:PORT"
+  int64_t bad_frames() const { return bad_frames_.load(); }
+
+ private:
+  Status OpenData();
+  Status WriteEndpoints() const;
+  void Loop();
+  void HandleInbound(const std::string& identity, const std::vector<std::string>& frames);
+  void CountBadFrame(const std::string& identity, const std::string& why);
+
+  CoordinatorOptions options_;
+  const Clock* clock_;
+  std::shared_ptr<spdlog::logger> logger_;
+
+  std::unique_ptr<SqliteStore> store_;
+  std::unique_ptr<BlobStore> blobs_;
+  std::unique_ptr<LogStore> logs_;
+  std::unique_ptr<TokenSet> tokens_;
+  std::mutex mu_;  // guards scheduler_
+  std::unique_ptr<Scheduler> scheduler_;
+  std::unique_ptr<Transport> transport_;
+  std::unique_ptr<HttpApi> http_;
+
+  std::string zmq_endpoint_;
+  std::string http_url_;
+  std::atomic<int64_t> bad_frames_{0};
+  std::atomic<bool> stop_{false};
+  std::thread loop_;
+};
+
+}  // namespace edgefarm::coordinator

@@ -1,0 +1,61 @@
+// The coordinator's HTTP API (/api/v1, the shared contract) on cpp-httplib.
+//
+// Handlers run on httplib's worker threads. They never touch ZeroMQ: they read and change the
+// scheduler under the coordinator's mutex, and what they stage (a new run's Assigns) is sent by
+// the loop thread. Writes are durable before the response: a 201 for a run or a blob is sent only
+// after Scheduler::Flush() committed it. Errors are {"error":{"code","message"}}; httplib and
+// nlohmann exceptions are caught here (500 internal) and never leave this adapter.
+//
+// Thread-safety: Bind/Start/Stop from one owning thread; handlers are concurrent.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "edgefarm/common/status.h"
+#include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/log_store.h"
+#include "edgefarm/coordinator/scheduler.h"
+#include "edgefarm/coordinator/tokens.h"
+
+namespace edgefarm::coordinator {
+
+// What the handlers share with the coordinator. Everything outlives the HttpApi.
+struct ApiContext {
+  std::mutex* mu = nullptr;  // guards *scheduler
+  Scheduler* scheduler = nullptr;
+  const BlobStore* blobs = nullptr;
+  const LogStore* logs = nullptr;
+  const TokenSet* tokens = nullptr;
+  const std::atomic<int64_t>* bad_frames = nullptr;
+  std::string native_target;
+  size_t max_request_bytes = 8 * 1024 * 1024;  // JSON bodies; blobs use BlobStore's limit
+  std::shared_ptr<spdlog::logger> logger;
+};
+
+class HttpApi {
+ public:
+  explicit HttpApi(ApiContext context);
+  ~HttpApi();
+  HttpApi(const HttpApi&) = delete;
+  HttpApi& operator=(const HttpApi&) = delete;
+
+  // Binds host:port (port 0 picks a free one); returns the bound port.
+  Result<int> Bind(const std::string& host, int port);
+  // Serves on a background thread until Stop().
+  void Start();
+  void Stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+};
+
+}  // namespace edgefarm::coordinator

@@ -1,0 +1,174 @@
+// The coordinator's core: runs, jobs, attempts and workers, the worker session protocol, ready
+// queues, leases and retries. A deterministic state machine with no threads and no sockets.
+//
+// Inputs are decoded Envelopes from workers (HandleMessage), run submissions (SubmitRun) and the
+// passage of time (Tick, reading the injected Clock). Every change is recorded in memory and in a
+// pending ChangeSet; Flush() commits it to the Store in one transaction and only then releases the
+// messages that acknowledge it (Welcome, Assign, ResultAck, ...) to the outbox. So nothing is
+// acknowledged, and no Assign sent, before its state is durable.
+//
+// Thread-safety: none. The owner serialises all calls (the coordinator holds a mutex and drives
+// it from one loop thread). Failure: malformed or stale worker messages are answered with
+// ErrorReply / ResultAck{accepted=false} and counted, never asserted on.
+#pragma once
+
+#include <spdlog/logger.h>
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "edgefarm/common/clock.h"
+#include "edgefarm/common/status.h"
+#include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/log_store.h"
+#include "edgefarm/coordinator/records.h"
+#include "edgefarm/coordinator/store.h"
+#include "edgefarm/v1/farm.pb.h"
+
+namespace edgefarm::coordinator {
+
+struct SchedulerOptions {
+  std::chrono::milliseconds heartbeat_interval{2000};
+  int missed_heartbeats = 3;  // a worker silent for this many intervals is lost
+  std::chrono::milliseconds lease_ttl{10000};
+  // After a restart, attempts that were running keep their lease (and their workers count as
+  // registered) this long, so reconnecting workers can claim them.
+  std::chrono::milliseconds restart_grace{30000};
+  std::string blob_url;             // sent in Welcome
+  std::string worker_token_sha256;  // Register.enrol_token must hash to this
+};
+
+// A run ready to be stored: what the planner produced from the pipeline. Job ids, states and
+// timestamps are filled in by SubmitRun.
+struct PlannedRun {
+  std::string name;
+  std::string pipeline_file;
+  std::string pipeline_yaml;
+  std::map<std::string, std::string> files;
+  std::vector<JobRecord> jobs;
+};
+
+struct Outbound {
+  std::string identity;
+  v1::Envelope envelope;
+};
+
+class Scheduler {
+ public:
+  Scheduler(SchedulerOptions options, Store* store, const BlobStore* blobs, LogStore* logs,
+            const Clock* clock, std::shared_ptr<spdlog::logger> logger);
+
+  // The HTTP base URL sent in Welcome (known only once the HTTP listener is bound).
+  void SetBlobUrl(std::string url) { options_.blob_url = std::move(url); }
+
+  // Rebuilds the in-memory state from a store snapshot (call once, before anything else).
+  void Restore(const StoreSnapshot& snapshot);
+
+  // Stores a new run with its jobs (committed before it returns). InvalidArgument for a run whose
+  // needs name unknown jobs; the Store's error if the commit fails.
+  Result<std::string> SubmitRun(PlannedRun planned);
+
+  // One message from the worker with this ROUTER identity.
+  void HandleMessage(const std::string& identity, const v1::Envelope& envelope);
+
+  // Detects lost workers and expired leases, then assigns queued jobs to free slots.
+  void Tick();
+
+  // Commits pending changes in one transaction and releases the messages waiting on them.
+  Status Flush();
+
+  // Messages ready to send (their state is durable).
+  std::vector<Outbound> TakeOutbox();
+
+  // Records a stored blob (the HTTP upload path) in the pending changes.
+  void RecordBlob(const std::string& digest, uint64_t size);
+
+  // Read access for the API. Pointers stay valid until the next mutating call.
+  const RunRecord* FindRun(const std::string& id) const;
+  const JobRecord* FindJob(const std::string& id) const;
+  std::vector<const RunRecord*> Runs() const;
+  std::vector<const JobRecord*> JobsOf(const std::string& run_id) const;
+  std::vector<const AttemptRecord*> AttemptsOf(const std::string& job_id) const;
+  std::vector<WorkerRecord> Workers() const;  // with live running counts in RunningCount()
+  size_t RunningCount(const std::string& worker_id) const;
+
+  // Protocol errors answered so far (bad shapes are counted by the transport loop instead).
+  int64_t protocol_errors() const { return protocol_errors_; }
+
+ private:
+  struct WorkerSession {
+    WorkerRecord record;
+    std::chrono::steady_clock::time_point last_seen;
+    std::chrono::steady_clock::time_point lost_after;
+    std::set<std::string> running;  // job ids of its active attempts
+  };
+  struct Lease {
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  // Session (worker_session.cc).
+  void OnRegister(const std::string& identity, const v1::Register& msg);
+  void OnHeartbeat(WorkerSession& worker, const v1::Heartbeat& msg);
+  void OnAccept(WorkerSession& worker, const v1::Accept& msg);
+  void OnReject(WorkerSession& worker, const v1::Reject& msg);
+  void OnLogChunk(WorkerSession& worker, const v1::LogChunk& msg);
+  void OnResult(WorkerSession& worker, const v1::JobResult& msg);
+  void ApplyResult(JobRecord& job, AttemptRecord& attempt, const v1::JobResult& msg);
+  void ReconcileRunning(WorkerSession& worker, const v1::Register& msg, v1::Welcome& welcome);
+  // The attempt a message names, if its lease token is current; else nullptr and why.
+  AttemptRecord* ValidLease(const WorkerSession& worker, const std::string& job_id,
+                            uint32_t attempt, const std::string& lease_token, std::string* why);
+  void SendError(const std::string& identity, const std::string& code, const std::string& message);
+  void Send(const std::string& identity, v1::Envelope envelope);
+
+  // Scheduling (scheduler.cc).
+  void SetJobState(JobRecord& job, JobState state, const std::string& reason = "");
+  void Enqueue(JobRecord& job);
+  void PromoteWaiting(const std::string& run_id);
+  void ReevaluateUnschedulable();
+  void Schedule();
+  WorkerSession* PickWorker(const JobRecord& job);
+  void AssignTo(JobRecord& job, WorkerSession& worker);
+  void EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
+                  const std::string& reason);
+  void InfraFailure(JobRecord& job, AttemptRecord& attempt, const std::string& reason);
+  void JobFailure(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
+                  const std::string& reason);
+  void MarkWorkerLost(WorkerSession& worker, const std::string& reason);
+  void DeriveRunStates();
+  std::vector<std::string> MissingForBestWorker(const Tags& required) const;
+  bool IsRegistered(const WorkerSession& worker) const;
+  void AddEvent(const std::string& kind, const std::string& subject, const std::string& detail);
+  AttemptRecord* CurrentAttempt(const JobRecord& job);
+
+  SchedulerOptions options_;
+  Store* store_;
+  const BlobStore* blobs_;
+  LogStore* logs_;
+  const Clock* clock_;
+  std::shared_ptr<spdlog::logger> logger_;
+
+  std::map<std::string, RunRecord> runs_;
+  std::map<std::string, JobRecord> jobs_;
+  std::map<std::string, std::vector<std::string>> run_jobs_;  // run id -> job ids in seq order
+  std::map<std::pair<std::string, uint32_t>, AttemptRecord> attempts_;
+  std::map<std::pair<std::string, uint32_t>, Lease> leases_;  // active attempts only
+  std::map<std::string, WorkerSession> workers_;
+  // Ready queues keyed by tag class (the canonical form of required_tags), FIFO within a class.
+  std::map<std::string, std::deque<std::string>> ready_;
+
+  std::set<std::string> dirty_runs_, dirty_jobs_, dirty_workers_;
+  std::set<std::pair<std::string, uint32_t>> dirty_attempts_;
+  ChangeSet pending_;             // events and blobs not yet committed
+  std::vector<Outbound> staged_;  // waiting for the next successful Flush
+  std::vector<Outbound> outbox_;  // ready to send
+  int64_t protocol_errors_ = 0;
+};
+
+}  // namespace edgefarm::coordinator

@@ -1,0 +1,192 @@
+// Coordinator: process wiring and the loop thread. See coordinator.h for the threading model.
+//
+// Implementation notes:
+// - The loop drains up to kBatch messages per iteration and then ticks and flushes once, so a
+//   burst of worker messages costs one sqlite transaction rather than one each.
+// - Bad frames are logged individually only for the first kLoggedBadFrames; after that every
+//   thousandth, so a hostile peer cannot flood the log.
+#include "edgefarm/coordinator/coordinator.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/http_api.h"
+#include "edgefarm/coordinator/log_store.h"
+#include "edgefarm/coordinator/sqlite_store.h"
+#include "edgefarm/coordinator/tokens.h"
+#include "edgefarm/coordinator/zmq_transport.h"
+#include "edgefarm/proto/frame_codec.h"
+
+namespace edgefarm::coordinator {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr size_t kBatch = 256;
+constexpr int64_t kLoggedBadFrames = 100;
+
+// Local clients cannot connect to a wildcard address; they use loopback.
+std::string Loopback(std::string endpoint) {
+  for (const std::string wildcard : {"0.0.0.0", "*"}) {
+    auto at = endpoint.find("://" + wildcard + ":");
+    if (at != std::string::npos) endpoint.replace(at + 3, wildcard.size(), "127.0.0.1");
+  }
+  return endpoint;
+}
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorOptions options, const Clock* clock,
+                         std::shared_ptr<spdlog::logger> logger)
+    : options_(std::move(options)), clock_(clock), logger_(std::move(logger)) {}
+
+Coordinator::~Coordinator() {
+  Stop();
+}
+
+Status Coordinator::OpenData() {
+  std::error_code ec;
+  fs::create_directories(options_.data_dir, ec);
+  if (ec) return IoError("create " + options_.data_dir.string() + ": " + ec.message());
+  EF_ASSIGN_OR_RETURN(store_, SqliteStore::Open(options_.data_dir / "coordinator.db"));
+  blobs_ = std::make_unique<BlobStore>(options_.data_dir / "blobs", options_.max_blob_bytes);
+  EF_RETURN_IF_ERROR(blobs_->Init());
+  logs_ = std::make_unique<LogStore>(options_.data_dir / "logs");
+  EF_ASSIGN_OR_RETURN(TokenFiles files, EnsureTokenFiles(options_.data_dir));
+  EF_ASSIGN_OR_RETURN(StoreSnapshot snapshot, store_->Load());
+  tokens_ = std::make_unique<TokenSet>();
+  for (const auto& t : snapshot.tokens) tokens_->Add(t.role, t.sha256);
+  ChangeSet new_tokens;
+  for (const auto& [role, hash] : {std::pair<std::string, std::string>{"admin", files.admin_sha256},
+                                   {"worker", files.worker_sha256}}) {
+    if (tokens_->Has(role, hash)) continue;
+    tokens_->Add(role, hash);
+    new_tokens.tokens.push_back({role, hash, clock_->UnixMillis()});
+    new_tokens.events.push_back({0, clock_->UnixMillis(), "token.created", role, "{}"});
+  }
+  EF_RETURN_IF_ERROR(store_->Commit(new_tokens));
+  SchedulerOptions scheduler_options = options_.scheduler;
+  scheduler_options.worker_token_sha256 = files.worker_sha256;
+  scheduler_ = std::make_unique<Scheduler>(scheduler_options, store_.get(), blobs_.get(),
+                                           logs_.get(), clock_, logger_);
+  scheduler_->Restore(snapshot);
+  return scheduler_->Flush();
+}
+
+Status Coordinator::WriteEndpoints() const {
+  const fs::path path = options_.data_dir / "endpoints.json";
+  fs::path temp = path;
+  temp += ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << nlohmann::json{{"zmq", zmq_endpoint_}, {"http", http_url_}}.dump() << "\n";
+    out.flush();
+    if (!out) return IoError("write " + temp.string());
+  }
+  int fd = ::open(temp.c_str(), O_RDONLY);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) return IoError("rename " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status Coordinator::Start() {
+  EF_RETURN_IF_ERROR(OpenData());
+  ZmqTransportOptions zmq_options;
+  zmq_options.listen = options_.zmq_listen;
+  EF_ASSIGN_OR_RETURN(auto transport, ZmqTransport::Bind(zmq_options));
+  zmq_endpoint_ = Loopback(transport->endpoint());
+  transport_ = std::move(transport);
+
+  ApiContext ctx;
+  ctx.mu = &mu_;
+  ctx.scheduler = scheduler_.get();
+  ctx.blobs = blobs_.get();
+  ctx.logs = logs_.get();
+  ctx.tokens = tokens_.get();
+  ctx.bad_frames = &bad_frames_;
+  ctx.native_target = options_.native_target;
+  ctx.max_request_bytes = options_.max_request_bytes;
+  ctx.logger = logger_;
+  http_ = std::make_unique<HttpApi>(std::move(ctx));
+  EF_ASSIGN_OR_RETURN(int port, http_->Bind(options_.http_host, options_.http_port));
+  http_url_ = Loopback("http://" + options_.http_host + ":" + std::to_string(port));
+  scheduler_->SetBlobUrl(options_.public_http_url.empty() ? http_url_ : options_.public_http_url);
+
+  EF_RETURN_IF_ERROR(WriteEndpoints());
+  stop_ = false;
+  http_->Start();
+  loop_ = std::thread([this] { Loop(); });
+  logger_->info("coordinator listening on {} (workers) and {} (HTTP), data in {}", zmq_endpoint_,
+                http_url_, options_.data_dir.string());
+  return Status::Ok();
+}
+
+void Coordinator::Stop() {
+  stop_ = true;
+  if (loop_.joinable()) loop_.join();
+  if (http_) http_->Stop();
+}
+
+void Coordinator::CountBadFrame(const std::string& identity, const std::string& why) {
+  int64_t n = ++bad_frames_;
+  if (n <= kLoggedBadFrames || n % 1000 == 0) {
+    logger_->warn("dropped bad frame #{} (peer identity of {} bytes): {}", n, identity.size(), why);
+  }
+}
+
+void Coordinator::HandleInbound(const std::string& identity,
+                                const std::vector<std::string>& frames) {
+  if (frames.size() != 1) {
+    CountBadFrame(identity, "message has " + std::to_string(frames.size()) +
+                                " frames after the identity (expected 1)");
+    return;
+  }
+  auto envelope = proto::DecodeFrame(frames[0]);
+  if (!envelope.ok()) {
+    CountBadFrame(identity, envelope.status().message());
+    return;
+  }
+  scheduler_->HandleMessage(identity, *envelope);
+}
+
+void Coordinator::Loop() {
+  while (!stop_) {
+    std::vector<InboundMessage> batch;
+    auto first = transport_->Receive(options_.poll_interval);
+    if (!first.ok()) {
+      logger_->error("{}", first.status().ToString());
+    } else if (first->has_value()) {
+      batch.push_back(std::move(**first));
+      while (batch.size() < kBatch) {
+        auto more = transport_->Receive(std::chrono::milliseconds(0));
+        if (!more.ok() || !more->has_value()) break;
+        batch.push_back(std::move(**more));
+      }
+    }
+    std::vector<Outbound> outbox;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& message : batch) HandleInbound(message.identity, message.frames);
+      scheduler_->Tick();
+      (void)scheduler_->Flush();  // logged inside; retried next iteration
+      outbox = scheduler_->TakeOutbox();
+    }
+    for (const auto& out : outbox) {
+      Status sent = transport_->Send(out.identity, proto::EncodeFrame(out.envelope));
+      if (!sent.ok()) {
+        logger_->warn("cannot send {} to worker {}: {}", proto::BodyName(out.envelope),
+                      out.identity, sent.message());
+      }
+    }
+  }
+}
+
+}  // namespace edgefarm::coordinator

@@ -1,0 +1,346 @@
+// HttpApi: routes of the shared contract on cpp-httplib.
+//
+// Implementation notes:
+// - Authentication happens before any body is read (blob uploads stream through a ContentReader
+//   into the BlobStore, so an unauthenticated or oversized upload costs no memory).
+// - The scheduler mutex is held only around scheduler calls; pipeline loading and blob hashing
+//   run outside it.
+// - httplib answers routing and length errors itself; the error handler gives those the JSON
+//   error shape too.
+#include "edgefarm/coordinator/http_api.h"
+
+#include <httplib.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "edgefarm/coordinator/run_json.h"
+#include "edgefarm/coordinator/run_planner.h"
+
+namespace edgefarm::coordinator {
+namespace {
+
+using httplib::Request;
+using httplib::Response;
+using nlohmann::json;
+
+constexpr uint64_t kMaxLogRead = 1 << 20;
+
+void SendJson(Response& res, int status, const json& body) {
+  res.status = status;
+  res.set_content(body.dump(), "application/json");
+}
+
+void SendError(Response& res, int status, const std::string& code, const std::string& message) {
+  SendJson(res, status, {{"error", {{"code", code}, {"message", message}}}});
+}
+
+int HttpStatusOf(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return 400;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kResourceExhausted:
+      return 413;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kUnavailable:
+    case StatusCode::kIoError:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
+std::string BearerToken(const Request& req) {
+  const std::string header = req.get_header_value("Authorization");
+  constexpr std::string_view kPrefix = "Bearer ";
+  if (header.size() <= kPrefix.size() || header.compare(0, kPrefix.size(), kPrefix) != 0) {
+    return "";
+  }
+  return header.substr(kPrefix.size());
+}
+
+// Parses the run submission body; InvalidArgument names the offending field.
+Result<RunRequest> ParseRunRequest(const std::string& body) {
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("body is not a JSON object");
+  RunRequest request;
+  if (j.contains("pipeline_file")) {
+    if (!j["pipeline_file"].is_string()) return InvalidArgument("pipeline_file must be a string");
+    request.pipeline_file = j["pipeline_file"].get<std::string>();
+  }
+  if (!j.contains("pipeline_yaml") || !j["pipeline_yaml"].is_string()) {
+    return InvalidArgument("pipeline_yaml (string) is required");
+  }
+  request.pipeline_yaml = j["pipeline_yaml"].get<std::string>();
+  if (j.contains("files")) {
+    if (!j["files"].is_object()) return InvalidArgument("files must be an object");
+    for (const auto& [path, digest] : j["files"].items()) {
+      if (!digest.is_string() || !IsValidSha256Hex(digest.get<std::string>())) {
+        return InvalidArgument("files[\"" + path + "\"] must be a sha256 hex digest");
+      }
+      request.files[path] = digest.get<std::string>();
+    }
+  }
+  return request;
+}
+
+}  // namespace
+
+struct HttpApi::Impl {
+  ApiContext ctx;
+  httplib::Server server;
+
+  bool Authorize(const Request& req, Response& res, const std::vector<std::string>& roles) {
+    if (ctx.tokens->Check(BearerToken(req), roles)) return true;
+    SendError(res, 401, "unauthenticated", "missing or unknown bearer token");
+    return false;
+  }
+
+  void Routes();
+  void PutBlob(const Request& req, Response& res, const httplib::ContentReader& reader);
+  void GetBlob(const Request& req, Response& res);
+  void PostRun(const Request& req, Response& res);
+  void GetLog(const Request& req, Response& res);
+};
+
+void HttpApi::Impl::PutBlob(const Request& req, Response& res,
+                            const httplib::ContentReader& reader) {
+  if (!Authorize(req, res, {"admin", "worker"})) return;
+  const std::string digest = req.matches[1];
+  if (!IsValidSha256Hex(digest)) {
+    SendError(res, 400, "invalid_digest", "blob names are sha256 hex digests");
+    return;
+  }
+  auto writer = ctx.blobs->BeginWrite();
+  if (!writer.ok()) {
+    SendError(res, 503, "io_error", writer.status().message());
+    return;
+  }
+  Status append;
+  reader([&](const char* data, size_t size) {
+    append = (*writer)->Append(std::string_view(data, size));
+    return append.ok();
+  });
+  if (!append.ok()) {
+    SendError(res, HttpStatusOf(append), "too_large", append.message());
+    return;
+  }
+  auto size = (*writer)->Commit(digest);
+  if (!size.ok()) {
+    bool mismatch = size.status().code() == StatusCode::kInvalidArgument;
+    SendError(res, mismatch ? 400 : 503, mismatch ? "digest_mismatch" : "io_error",
+              size.status().message());
+    return;
+  }
+  std::lock_guard lock(*ctx.mu);
+  ctx.scheduler->RecordBlob(digest, *size);
+  Status flushed = ctx.scheduler->Flush();
+  if (!flushed.ok()) {
+    SendError(res, 503, "store_unavailable", flushed.message());
+    return;
+  }
+  SendJson(res, 201, {{"digest", digest}, {"size", *size}});
+}
+
+void HttpApi::Impl::GetBlob(const Request& req, Response& res) {
+  if (!Authorize(req, res, {"admin", "worker"})) return;
+  auto path = ctx.blobs->PathOf(req.matches[1].str());
+  if (!path.ok()) {
+    SendError(res, HttpStatusOf(path.status()),
+              path.status().code() == StatusCode::kNotFound ? "not_found" : "invalid_digest",
+              path.status().message());
+    return;
+  }
+  auto size = ctx.blobs->Size(req.matches[1].str());
+  auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
+  if (!size.ok() || !*file) {
+    SendError(res, 503, "io_error", "cannot read blob");
+    return;
+  }
+  res.set_content_provider(static_cast<size_t>(*size), "application/octet-stream",
+                           [file](size_t offset, size_t length, httplib::DataSink& sink) {
+                             std::vector<char> buffer(std::min<size_t>(length, 1 << 16));
+                             file->seekg(static_cast<std::streamoff>(offset));
+                             file->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+                             if (file->gcount() <= 0) return false;
+                             return sink.write(buffer.data(), static_cast<size_t>(file->gcount()));
+                           });
+}
+
+void HttpApi::Impl::PostRun(const Request& req, Response& res) {
+  if (!Authorize(req, res, {"admin"})) return;
+  if (req.body.size() > ctx.max_request_bytes) {
+    SendError(res, 413, "too_large",
+              "request body exceeds " + std::to_string(ctx.max_request_bytes) + " bytes");
+    return;
+  }
+  auto request = ParseRunRequest(req.body);
+  if (!request.ok()) {
+    SendError(res, 400, "invalid_request", request.status().message());
+    return;
+  }
+  auto planned = PlanRun(*request, *ctx.blobs, ctx.native_target);
+  if (!planned.ok()) {
+    bool missing = planned.status().code() == StatusCode::kNotFound;
+    SendError(res, 400, missing ? "missing_file" : "invalid_pipeline", planned.status().message());
+    return;
+  }
+  std::lock_guard lock(*ctx.mu);
+  auto run_id = ctx.scheduler->SubmitRun(std::move(planned).value());
+  if (!run_id.ok()) {
+    bool invalid = run_id.status().code() == StatusCode::kInvalidArgument;
+    SendError(res, invalid ? 400 : 503, invalid ? "invalid_pipeline" : "store_unavailable",
+              run_id.status().message());
+    return;
+  }
+  ctx.logger->info("run {} submitted from {}", *run_id, request->pipeline_file);
+  SendJson(res, 201, {{"run_id", *run_id}});
+}
+
+void HttpApi::Impl::GetLog(const Request& req, Response& res) {
+  if (!Authorize(req, res, {"admin"})) return;
+  uint64_t offset = 0;
+  if (req.has_param("offset")) {
+    const std::string text = req.get_param_value("offset");
+    if (text.empty() || text.size() > 19 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      SendError(res, 400, "invalid_request", "offset must be a non-negative integer");
+      return;
+    }
+    offset = std::stoull(text);
+  }
+  std::string job_id;
+  uint32_t attempt = 0;
+  bool complete = false;
+  {
+    std::lock_guard lock(*ctx.mu);
+    const JobRecord* job = ctx.scheduler->FindJob(req.matches[1]);
+    if (job == nullptr) {
+      SendError(res, 404, "not_found", "no such job");
+      return;
+    }
+    job_id = job->id;
+    attempt = job->attempt;
+    auto attempts = ctx.scheduler->AttemptsOf(job->id);
+    complete = IsTerminal(job->state) ||
+               (!attempts.empty() && attempts.back()->state == AttemptState::kFinished);
+  }
+  std::string data;
+  if (attempt > 0) {
+    auto read = ctx.logs->Read(job_id, attempt, offset, kMaxLogRead);
+    if (!read.ok()) {
+      SendError(res, 503, "io_error", read.status().message());
+      return;
+    }
+    data = std::move(read).value();
+    complete = complete && offset + data.size() >= ctx.logs->Size(job_id, attempt);
+  }
+  res.set_header("X-Edgefarm-Log-Complete", complete ? "true" : "false");
+  res.status = 200;
+  res.set_content(data, "text/plain; charset=utf-8");
+}
+
+void HttpApi::Impl::Routes() {
+  server.Get("/api/v1/health", [this](const Request&, Response& res) {
+    SendJson(res, 200, {{"ok", true}, {"bad_frames", ctx.bad_frames->load()}});
+  });
+  server.Put(R"(/api/v1/blobs/([^/]+))",
+             [this](const Request& req, Response& res, const httplib::ContentReader& reader) {
+               PutBlob(req, res, reader);
+             });
+  server.Get(R"(/api/v1/blobs/([^/]+))",
+             [this](const Request& req, Response& res) { GetBlob(req, res); });
+  server.Post("/api/v1/runs", [this](const Request& req, Response& res) { PostRun(req, res); });
+  server.Get("/api/v1/runs", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, {"admin"})) return;
+    std::lock_guard lock(*ctx.mu);
+    json runs = json::array();
+    for (const RunRecord* run : ctx.scheduler->Runs()) {
+      runs.push_back(RunSummaryJson(*ctx.scheduler, *run));
+    }
+    SendJson(res, 200, {{"runs", std::move(runs)}});
+  });
+  server.Get(R"(/api/v1/runs/([^/]+))", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, {"admin"})) return;
+    std::lock_guard lock(*ctx.mu);
+    const RunRecord* run = ctx.scheduler->FindRun(req.matches[1]);
+    if (run == nullptr) return SendError(res, 404, "not_found", "no such run");
+    SendJson(res, 200, RunDetailJson(*ctx.scheduler, *run));
+  });
+  server.Get(R"(/api/v1/jobs/([^/]+))", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, {"admin"})) return;
+    std::lock_guard lock(*ctx.mu);
+    const JobRecord* job = ctx.scheduler->FindJob(req.matches[1]);
+    if (job == nullptr) return SendError(res, 404, "not_found", "no such job");
+    SendJson(res, 200, JobJson(*ctx.scheduler, *job));
+  });
+  server.Get(R"(/api/v1/jobs/([^/]+)/log)",
+             [this](const Request& req, Response& res) { GetLog(req, res); });
+  server.Get("/api/v1/workers", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, {"admin"})) return;
+    std::lock_guard lock(*ctx.mu);
+    SendJson(res, 200, WorkersJson(*ctx.scheduler));
+  });
+}
+
+HttpApi::HttpApi(ApiContext context) : impl_(std::make_unique<Impl>()) {
+  impl_->ctx = std::move(context);
+  impl_->server.set_payload_max_length(static_cast<size_t>(impl_->ctx.blobs->max_blob_bytes()));
+  impl_->server.set_error_handler([](const Request&, Response& res) {
+    if (!res.body.empty()) return;
+    const char* code = res.status == 404   ? "not_found"
+                       : res.status == 413 ? "too_large"
+                                           : "bad_request";
+    SendError(res, res.status, code, "HTTP " + std::to_string(res.status));
+  });
+  impl_->server.set_exception_handler(
+      [logger = impl_->ctx.logger](const Request& req, Response& res, std::exception_ptr ep) {
+        std::string what = "unknown exception";
+        try {
+          if (ep) std::rethrow_exception(ep);
+        } catch (const std::exception& e) {
+          what = e.what();
+        } catch (...) {
+        }
+        logger->error("HTTP {} {} failed: {}", req.method, req.path, what);
+        SendError(res, 500, "internal", "internal error");
+      });
+  impl_->Routes();
+}
+
+HttpApi::~HttpApi() {
+  Stop();
+}
+
+Result<int> HttpApi::Bind(const std::string& host, int port) {
+  if (port == 0) {
+    int bound = impl_->server.bind_to_any_port(host);
+    if (bound <= 0) return IoError("cannot bind HTTP to " + host + ":0");
+    return bound;
+  }
+  if (!impl_->server.bind_to_port(host, port)) {
+    return IoError("cannot bind HTTP to " + host + ":" + std::to_string(port));
+  }
+  return port;
+}
+
+void HttpApi::Start() {
+  auto exited = std::make_shared<std::atomic<bool>>(false);
+  thread_ = std::thread([this, exited] {
+    impl_->server.listen_after_bind();
+    exited->store(true);
+  });
+  // stop() is a no-op until the server runs; wait so a prompt Stop() cannot be lost.
+  while (!impl_->server.is_running() && !exited->load()) std::this_thread::yield();
+}
+
+void HttpApi::Stop() {
+  if (!thread_.joinable()) return;
+  impl_->server.stop();
+  thread_.join();
+}
+
+}  // namespace edgefarm::coordinator

@@ -1,0 +1,466 @@
+// SqliteStore: the sqlite adapter behind Store.
+//
+// Implementation notes:
+// - Rows are written with INSERT OR REPLACE keyed by primary key; there are no foreign keys, so a
+//   replace never cascades. Structured fields (tags, needs, the job's task, artifacts) are JSON
+//   text columns: they are only ever read back whole.
+// - Every Commit() is BEGIN IMMEDIATE ... COMMIT; with WAL + synchronous=FULL the COMMIT returns
+//   after the WAL is fsynced, which is the durability point the scheduler acknowledges after.
+// - Migrations are an ordered list; each runs in its own transaction together with the bump of
+//   schema_version, so a crash mid-migration leaves the previous version intact.
+#include "edgefarm/coordinator/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace edgefarm::coordinator {
+namespace {
+
+using nlohmann::json;
+
+struct Migration {
+  int version;
+  const char* sql;
+};
+
+// Never edit a migration once released; append a new one.
+constexpr Migration kMigrations[] = {
+    {1, R"sql(
+CREATE TABLE runs(id TEXT PRIMARY KEY, name TEXT NOT NULL, state TEXT NOT NULL,
+  pipeline_file TEXT NOT NULL, pipeline_yaml TEXT NOT NULL, files_json TEXT NOT NULL,
+  created_at_ms INTEGER NOT NULL, finished_at_ms INTEGER NOT NULL);
+CREATE TABLE jobs(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  name TEXT NOT NULL, kind TEXT NOT NULL, framework TEXT NOT NULL, target TEXT NOT NULL,
+  state TEXT NOT NULL, required_tags_json TEXT NOT NULL, missing_tags_json TEXT NOT NULL,
+  needs_json TEXT NOT NULL, task_json TEXT NOT NULL, attempt INTEGER NOT NULL,
+  infra_failures INTEGER NOT NULL, job_failures INTEGER NOT NULL, worker_id TEXT NOT NULL,
+  result_json TEXT NOT NULL, artifacts_json TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL);
+CREATE TABLE attempts(job_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL,
+  lease_sha256 TEXT NOT NULL, state TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,
+  exit_code INTEGER NOT NULL, term_signal INTEGER NOT NULL, started_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL, peak_rss_bytes INTEGER NOT NULL, cpu_seconds REAL NOT NULL,
+  log_bytes INTEGER NOT NULL, PRIMARY KEY(job_id, attempt));
+CREATE TABLE workers(id TEXT PRIMARY KEY, name TEXT NOT NULL, tags_json TEXT NOT NULL,
+  slots INTEGER NOT NULL, state TEXT NOT NULL, agent_version TEXT NOT NULL,
+  last_seen_ms INTEGER NOT NULL);
+CREATE TABLE blobs(digest TEXT PRIMARY KEY, size INTEGER NOT NULL, created_at_ms INTEGER NOT NULL);
+CREATE TABLE events(id INTEGER PRIMARY KEY AUTOINCREMENT, at_ms INTEGER NOT NULL,
+  kind TEXT NOT NULL, subject TEXT NOT NULL, detail_json TEXT NOT NULL);
+CREATE TABLE tokens(sha256 TEXT PRIMARY KEY, role TEXT NOT NULL, created_at_ms INTEGER NOT NULL);
+)sql"},
+    {2, R"sql(
+CREATE INDEX jobs_by_run ON jobs(run_id, seq);
+CREATE INDEX events_by_subject ON events(subject, id);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+  BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+)sql"},
+};
+
+Status SqliteError(sqlite3* db, std::string_view what) {
+  return IoError("sqlite " + std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared statement with positional binding; finalised on destruction.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  Statement& Bind(const std::string& v) {
+    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& Bind(int64_t v) {
+    sqlite3_bind_int64(stmt_, ++index_, v);
+    return *this;
+  }
+  Statement& Bind(double v) {
+    sqlite3_bind_double(stmt_, ++index_, v);
+    return *this;
+  }
+  // Executes a statement that returns no rows.
+  Status Run() {
+    if (!ok()) return SqliteError(db_, "prepare");
+    if (sqlite3_step(stmt_) != SQLITE_DONE) return SqliteError(db_, "step");
+    return Status::Ok();
+  }
+  // Advances to the next row; false at the end (check ok() and error()).
+  bool Next() {
+    if (!ok()) return false;
+    int rc = sqlite3_step(stmt_);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) failed_ = true;
+    return rc == SQLITE_ROW;
+  }
+  Status Error() const {
+    if (!ok() || failed_) return SqliteError(db_, "query");
+    return Status::Ok();
+  }
+  std::string Text(int col) const {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  int index_ = 0;
+  bool failed_ = false;
+};
+
+json InputsToJson(const std::vector<InputRef>& inputs) {
+  json out = json::array();
+  for (const auto& in : inputs) {
+    out.push_back({{"name", in.name}, {"digest", in.digest}, {"size", in.size}});
+  }
+  return out;
+}
+
+json ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
+  json out = json::array();
+  for (const auto& a : artifacts) {
+    out.push_back({{"name", a.name}, {"digest", a.digest}, {"size", a.size}});
+  }
+  return out;
+}
+
+std::string TaskJson(const JobRecord& job) {
+  json task = {{"engine_job_json", job.engine_job_json},
+               {"argv", job.argv},
+               {"env", job.env},
+               {"inputs", InputsToJson(job.inputs)},
+               {"timeout_seconds", job.timeout_seconds},
+               {"retry_infra", job.retry_infra},
+               {"retry_job", job.retry_job}};
+  return task.dump();
+}
+
+Status WriteJob(sqlite3* db, const JobRecord& j) {
+  Statement s(db, "INSERT OR REPLACE INTO jobs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  return s.Bind(j.id)
+      .Bind(j.run_id)
+      .Bind(int64_t{j.seq})
+      .Bind(j.name)
+      .Bind(std::string(j.is_engine ? "engine" : "command"))
+      .Bind(j.framework)
+      .Bind(j.target)
+      .Bind(std::string(ToString(j.state)))
+      .Bind(json(j.required_tags).dump())
+      .Bind(json(j.missing_tags).dump())
+      .Bind(json(j.needs).dump())
+      .Bind(TaskJson(j))
+      .Bind(int64_t{j.attempt})
+      .Bind(int64_t{j.infra_failures})
+      .Bind(int64_t{j.job_failures})
+      .Bind(j.worker_id)
+      .Bind(j.result_json)
+      .Bind(ArtifactsToJson(j.artifacts).dump())
+      .Bind(j.created_at_ms)
+      .Bind(j.finished_at_ms)
+      .Run();
+}
+
+Status WriteRun(sqlite3* db, const RunRecord& r) {
+  Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?)");
+  return s.Bind(r.id)
+      .Bind(r.name)
+      .Bind(std::string(ToString(r.state)))
+      .Bind(r.pipeline_file)
+      .Bind(r.pipeline_yaml)
+      .Bind(json(r.files).dump())
+      .Bind(r.created_at_ms)
+      .Bind(r.finished_at_ms)
+      .Run();
+}
+
+Status WriteAttempt(sqlite3* db, const AttemptRecord& a) {
+  Statement s(db, "INSERT OR REPLACE INTO attempts VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  return s.Bind(a.job_id)
+      .Bind(int64_t{a.attempt})
+      .Bind(a.worker_id)
+      .Bind(a.lease_hash)
+      .Bind(std::string(ToString(a.state)))
+      .Bind(a.outcome)
+      .Bind(a.reason)
+      .Bind(int64_t{a.exit_code})
+      .Bind(int64_t{a.term_signal})
+      .Bind(a.started_at_ms)
+      .Bind(a.finished_at_ms)
+      .Bind(static_cast<int64_t>(a.peak_rss_bytes))
+      .Bind(a.cpu_seconds)
+      .Bind(static_cast<int64_t>(a.log_bytes))
+      .Run();
+}
+
+Status WriteWorker(sqlite3* db, const WorkerRecord& w) {
+  Statement s(db, "INSERT OR REPLACE INTO workers VALUES(?,?,?,?,?,?,?)");
+  return s.Bind(w.id)
+      .Bind(w.name)
+      .Bind(json(w.tags).dump())
+      .Bind(int64_t{w.slots})
+      .Bind(std::string(ToString(w.state)))
+      .Bind(w.agent_version)
+      .Bind(w.last_seen_ms)
+      .Run();
+}
+
+Status WriteRest(sqlite3* db, const ChangeSet& c) {
+  for (const auto& b : c.blobs) {
+    Statement s(db, "INSERT OR REPLACE INTO blobs VALUES(?,?,?)");
+    EF_RETURN_IF_ERROR(
+        s.Bind(b.digest).Bind(static_cast<int64_t>(b.size)).Bind(b.created_at_ms).Run());
+  }
+  for (const auto& t : c.tokens) {
+    Statement s(db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?)");
+    EF_RETURN_IF_ERROR(s.Bind(t.sha256).Bind(t.role).Bind(t.created_at_ms).Run());
+  }
+  for (const auto& e : c.events) {
+    Statement s(db, "INSERT INTO events(at_ms, kind, subject, detail_json) VALUES(?,?,?,?)");
+    EF_RETURN_IF_ERROR(s.Bind(e.at_ms).Bind(e.kind).Bind(e.subject).Bind(e.detail).Run());
+  }
+  return Status::Ok();
+}
+
+std::vector<InputRef> InputsFromJson(const json& j) {
+  std::vector<InputRef> out;
+  for (const auto& in : j) {
+    out.push_back({in.at("name"), in.at("digest"), in.at("size")});
+  }
+  return out;
+}
+
+std::vector<ArtifactRef> ArtifactsFromJson(const json& j) {
+  std::vector<ArtifactRef> out;
+  for (const auto& a : j) out.push_back({a.at("name"), a.at("digest"), a.at("size")});
+  return out;
+}
+
+// Throws nlohmann::json exceptions on corrupt JSON columns; the caller catches.
+Result<JobRecord> ReadJob(const Statement& s) {
+  JobRecord j;
+  j.id = s.Text(0);
+  j.run_id = s.Text(1);
+  j.seq = static_cast<int>(s.Int(2));
+  j.name = s.Text(3);
+  j.is_engine = s.Text(4) == "engine";
+  j.framework = s.Text(5);
+  j.target = s.Text(6);
+  EF_ASSIGN_OR_RETURN(j.state, ParseJobState(s.Text(7)));
+  j.required_tags = json::parse(s.Text(8)).get<Tags>();
+  j.missing_tags = json::parse(s.Text(9)).get<std::vector<std::string>>();
+  j.needs = json::parse(s.Text(10)).get<std::vector<std::string>>();
+  json task = json::parse(s.Text(11));
+  j.engine_job_json = task.at("engine_job_json");
+  j.argv = task.at("argv").get<std::vector<std::string>>();
+  j.env = task.at("env").get<std::map<std::string, std::string>>();
+  j.inputs = InputsFromJson(task.at("inputs"));
+  j.timeout_seconds = task.at("timeout_seconds");
+  j.retry_infra = task.at("retry_infra");
+  j.retry_job = task.at("retry_job");
+  j.attempt = static_cast<uint32_t>(s.Int(12));
+  j.infra_failures = static_cast<int>(s.Int(13));
+  j.job_failures = static_cast<int>(s.Int(14));
+  j.worker_id = s.Text(15);
+  j.result_json = s.Text(16);
+  j.artifacts = ArtifactsFromJson(json::parse(s.Text(17)));
+  j.created_at_ms = s.Int(18);
+  j.finished_at_ms = s.Int(19);
+  return j;
+}
+
+Status LoadRuns(sqlite3* db, StoreSnapshot& out) {
+  Statement s(db, "SELECT * FROM runs ORDER BY created_at_ms, id");
+  while (s.Next()) {
+    RunRecord r;
+    r.id = s.Text(0);
+    r.name = s.Text(1);
+    EF_ASSIGN_OR_RETURN(r.state, ParseRunState(s.Text(2)));
+    r.pipeline_file = s.Text(3);
+    r.pipeline_yaml = s.Text(4);
+    r.files = json::parse(s.Text(5)).get<std::map<std::string, std::string>>();
+    r.created_at_ms = s.Int(6);
+    r.finished_at_ms = s.Int(7);
+    out.runs.push_back(std::move(r));
+  }
+  EF_RETURN_IF_ERROR(s.Error());
+  Statement jobs(db, "SELECT * FROM jobs ORDER BY run_id, seq");
+  while (jobs.Next()) {
+    EF_ASSIGN_OR_RETURN(JobRecord j, ReadJob(jobs));
+    out.jobs.push_back(std::move(j));
+  }
+  return jobs.Error();
+}
+
+Status LoadAttemptsAndWorkers(sqlite3* db, StoreSnapshot& out) {
+  Statement s(db, "SELECT * FROM attempts ORDER BY job_id, attempt");
+  while (s.Next()) {
+    AttemptRecord a;
+    a.job_id = s.Text(0);
+    a.attempt = static_cast<uint32_t>(s.Int(1));
+    a.worker_id = s.Text(2);
+    a.lease_hash = s.Text(3);
+    EF_ASSIGN_OR_RETURN(a.state, ParseAttemptState(s.Text(4)));
+    a.outcome = s.Text(5);
+    a.reason = s.Text(6);
+    a.exit_code = static_cast<int>(s.Int(7));
+    a.term_signal = static_cast<int>(s.Int(8));
+    a.started_at_ms = s.Int(9);
+    a.finished_at_ms = s.Int(10);
+    a.peak_rss_bytes = static_cast<uint64_t>(s.Int(11));
+    a.cpu_seconds = s.Real(12);
+    a.log_bytes = static_cast<uint64_t>(s.Int(13));
+    out.attempts.push_back(std::move(a));
+  }
+  EF_RETURN_IF_ERROR(s.Error());
+  Statement w(db, "SELECT * FROM workers ORDER BY id");
+  while (w.Next()) {
+    WorkerRecord r;
+    r.id = w.Text(0);
+    r.name = w.Text(1);
+    r.tags = json::parse(w.Text(2)).get<Tags>();
+    r.slots = static_cast<uint32_t>(w.Int(3));
+    EF_ASSIGN_OR_RETURN(r.state, ParseWorkerState(w.Text(4)));
+    r.agent_version = w.Text(5);
+    r.last_seen_ms = w.Int(6);
+    out.workers.push_back(std::move(r));
+  }
+  return w.Error();
+}
+
+Status LoadBlobsAndTokens(sqlite3* db, StoreSnapshot& out) {
+  Statement b(db, "SELECT digest, size, created_at_ms FROM blobs ORDER BY digest");
+  while (b.Next()) {
+    out.blobs.push_back({b.Text(0), static_cast<uint64_t>(b.Int(1)), b.Int(2)});
+  }
+  EF_RETURN_IF_ERROR(b.Error());
+  Statement t(db, "SELECT role, sha256, created_at_ms FROM tokens ORDER BY created_at_ms");
+  while (t.Next()) out.tokens.push_back({t.Text(0), t.Text(1), t.Int(2)});
+  return t.Error();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& file) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    Status error = IoError("cannot open " + file.string() + ": " +
+                           (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+    sqlite3_close(db);
+    return error;
+  }
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db));
+  sqlite3_busy_timeout(db, 5000);
+  EF_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
+  EF_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+  EF_RETURN_IF_ERROR(store->Migrate());
+  return store;
+}
+
+SqliteStore::~SqliteStore() {
+  sqlite3_close(db_);
+}
+
+Status SqliteStore::Exec(const char* sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    return IoError("sqlite: " + message);
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::Migrate() {
+  EF_RETURN_IF_ERROR(Exec("CREATE TABLE IF NOT EXISTS schema_version(version INTEGER NOT NULL)"));
+  {
+    Statement s(db_, "SELECT MAX(version) FROM schema_version");
+    version_ = s.Next() ? static_cast<int>(s.Int(0)) : 0;
+    EF_RETURN_IF_ERROR(s.Error());
+  }
+  if (version_ > kSchemaVersion) {
+    return FailedPrecondition("database schema version " + std::to_string(version_) +
+                              " is newer than this coordinator's " +
+                              std::to_string(kSchemaVersion));
+  }
+  for (const Migration& m : kMigrations) {
+    if (m.version <= version_) continue;
+    EF_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+    Status s = Exec(m.sql);
+    if (s.ok()) {
+      Statement bump(db_, "INSERT INTO schema_version(version) VALUES(?)");
+      s = bump.Bind(int64_t{m.version}).Run();
+    }
+    if (s.ok()) s = Exec("COMMIT");
+    if (!s.ok()) {
+      (void)Exec("ROLLBACK");
+      return s.WithContext("migration to version " + std::to_string(m.version));
+    }
+    version_ = m.version;
+  }
+  return Status::Ok();
+}
+
+Status SqliteStore::ApplyChanges(const ChangeSet& c) {
+  for (const auto& r : c.runs) EF_RETURN_IF_ERROR(WriteRun(db_, r));
+  for (const auto& j : c.jobs) EF_RETURN_IF_ERROR(WriteJob(db_, j));
+  for (const auto& a : c.attempts) EF_RETURN_IF_ERROR(WriteAttempt(db_, a));
+  for (const auto& w : c.workers) EF_RETURN_IF_ERROR(WriteWorker(db_, w));
+  return WriteRest(db_, c);
+}
+
+Status SqliteStore::Commit(const ChangeSet& changes) {
+  if (changes.empty()) return Status::Ok();
+  EF_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status s;
+  try {
+    s = ApplyChanges(changes);
+  } catch (const std::exception& e) {
+    s = Internal(std::string("encoding a row: ") + e.what());
+  }
+  if (s.ok()) s = Exec("COMMIT");
+  if (!s.ok()) {
+    (void)Exec("ROLLBACK");
+    return s.WithContext("commit");
+  }
+  ++transactions_;
+  return Status::Ok();
+}
+
+Result<StoreSnapshot> SqliteStore::Load() {
+  StoreSnapshot out;
+  try {
+    EF_RETURN_IF_ERROR(LoadRuns(db_, out));
+    EF_RETURN_IF_ERROR(LoadAttemptsAndWorkers(db_, out));
+    EF_RETURN_IF_ERROR(LoadBlobsAndTokens(db_, out));
+  } catch (const std::exception& e) {
+    return DataLoss(std::string("corrupt row in coordinator database: ") + e.what());
+  }
+  return out;
+}
+
+Result<std::vector<EventRecord>> SqliteStore::Events(int64_t after_id, int limit) {
+  std::vector<EventRecord> out;
+  Statement s(db_,
+              "SELECT id, at_ms, kind, subject, detail_json FROM events WHERE id > ? "
+              "ORDER BY id LIMIT ?");
+  s.Bind(after_id).Bind(int64_t{limit});
+  while (s.Next()) out.push_back({s.Int(0), s.Int(1), s.Text(2), s.Text(3), s.Text(4)});
+  EF_RETURN_IF_ERROR(s.Error());
+  return out;
+}
+
+}  // namespace edgefarm::coordinator

@@ -1,0 +1,333 @@
+// Scheduler: the worker side of the session protocol (docs/protocol.md).
+//
+// Implementation notes:
+// - The ROUTER identity is the worker id; Register must name the same id, so one worker cannot
+//   speak for another's jobs. Messages other than Register from an identity that is not a live
+//   registered worker get ErrorReply{not_registered}, which tells the worker to register again.
+// - Leases are checked by attempt number and the sha256 of the token; a message for an older
+//   attempt or with another token is stale. A result repeated for an attempt that already ended
+//   with the same token is acknowledged again (the worker may have missed the first ack).
+#include <nlohmann/json.hpp>
+
+#include "edgefarm/common/sha256.h"
+#include "edgefarm/coordinator/scheduler.h"
+#include "edgefarm/proto/frame_codec.h"
+#include "random_hex.h"
+
+namespace edgefarm::coordinator {
+namespace {
+
+using nlohmann::json;
+
+bool IsSafeArtifactName(const std::string& name) {
+  if (name.empty() || name.size() > 512 || name.front() == '/') return false;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t end = name.find('/', start);
+    if (end == std::string::npos) end = name.size();
+    std::string_view part(name.data() + start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return name.find('\0') == std::string::npos && name.find('\\') == std::string::npos;
+}
+
+std::string OutcomeName(v1::Outcome outcome) {
+  switch (outcome) {
+    case v1::OUTCOME_SUCCEEDED:
+      return "succeeded";
+    case v1::OUTCOME_FAILED:
+      return "failed";
+    case v1::OUTCOME_TIMED_OUT:
+      return "timed_out";
+    case v1::OUTCOME_CANCELLED:
+      return "cancelled";
+    case v1::OUTCOME_INFRA_ERROR:
+      return "infra_error";
+    default:
+      return "";
+  }
+}
+
+}  // namespace
+
+void Scheduler::SendError(const std::string& identity, const std::string& code,
+                          const std::string& message) {
+  ++protocol_errors_;
+  logger_->warn("refusing message from worker {}: {}: {}", identity, code, message);
+  v1::Envelope env;
+  env.mutable_error()->set_code(code);
+  env.mutable_error()->set_message(message);
+  Send(identity, std::move(env));
+}
+
+void Scheduler::HandleMessage(const std::string& identity, const v1::Envelope& env) {
+  if (env.has_register_()) {
+    OnRegister(identity, env.register_());
+    return;
+  }
+  auto it = workers_.find(identity);
+  if (it == workers_.end() || it->second.record.state == WorkerState::kLost) {
+    SendError(identity, "not_registered",
+              "register before sending " + std::string(proto::BodyName(env)));
+    return;
+  }
+  WorkerSession& worker = it->second;
+  worker.lost_after =
+      clock_->SteadyNow() + options_.heartbeat_interval * options_.missed_heartbeats;
+  worker.record.last_seen_ms = clock_->UnixMillis();
+  switch (env.body_case()) {
+    case v1::Envelope::kHeartbeat:
+      OnHeartbeat(worker, env.heartbeat());
+      break;
+    case v1::Envelope::kAccept:
+      OnAccept(worker, env.accept());
+      break;
+    case v1::Envelope::kReject:
+      OnReject(worker, env.reject());
+      break;
+    case v1::Envelope::kLogChunk:
+      OnLogChunk(worker, env.log_chunk());
+      break;
+    case v1::Envelope::kResult:
+      OnResult(worker, env.result());
+      break;
+    case v1::Envelope::kGoodbye:
+      MarkWorkerLost(worker, "said goodbye");
+      break;
+    case v1::Envelope::kError:
+      logger_->warn("worker {} reported an error: {}: {}", identity, env.error().code(),
+                    env.error().message());
+      break;
+    default:
+      SendError(identity, "unexpected_message", "workers do not send this message");
+      break;
+  }
+}
+
+void Scheduler::OnRegister(const std::string& identity, const v1::Register& msg) {
+  if (msg.worker_id().empty() || msg.worker_id() != identity) {
+    SendError(identity, "bad_identity", "worker_id must equal the socket's routing id");
+    return;
+  }
+  if (options_.worker_token_sha256.empty() ||
+      !ConstantTimeEquals(Sha256Hex(msg.enrol_token()), options_.worker_token_sha256)) {
+    SendError(identity, "unauthenticated", "unknown enrol token");
+    return;
+  }
+  if (msg.slots() == 0 || msg.slots() > 1024) {
+    SendError(identity, "invalid_argument", "slots must be between 1 and 1024");
+    return;
+  }
+  WorkerSession& worker = workers_[identity];
+  const bool known = !worker.record.id.empty();
+  worker.record.id = identity;
+  worker.record.name = msg.name().empty() ? identity : msg.name();
+  worker.record.tags = Tags(msg.tags().begin(), msg.tags().end());
+  worker.record.slots = msg.slots();
+  worker.record.agent_version = msg.agent_version();
+  worker.record.state = WorkerState::kLive;
+  worker.record.last_seen_ms = clock_->UnixMillis();
+  worker.lost_after =
+      clock_->SteadyNow() + options_.heartbeat_interval * options_.missed_heartbeats;
+  dirty_workers_.insert(identity);
+  AddEvent("worker.registered", identity,
+           json{{"tags", worker.record.tags}, {"slots", worker.record.slots}, {"reconnect", known}}
+               .dump());
+  logger_->info("worker {} registered ({} slots, {} tags)", identity, msg.slots(),
+                worker.record.tags.size());
+  v1::Envelope env;
+  v1::Welcome* welcome = env.mutable_welcome();
+  welcome->set_heartbeat_interval_ms(static_cast<uint32_t>(options_.heartbeat_interval.count()));
+  welcome->set_lease_ttl_ms(static_cast<uint32_t>(options_.lease_ttl.count()));
+  welcome->set_blob_url(options_.blob_url);
+  ReconcileRunning(worker, msg, *welcome);
+  Send(identity, std::move(env));
+  ReevaluateUnschedulable();
+}
+
+// Keeps the attempts the worker still runs with a current lease; everything else this worker held
+// ended with its previous session, and reported jobs we do not own are listed for it to kill.
+void Scheduler::ReconcileRunning(WorkerSession& worker, const v1::Register& msg,
+                                 v1::Welcome& welcome) {
+  std::set<std::string> kept;
+  for (const auto& running : msg.running()) {
+    std::string why;
+    AttemptRecord* attempt =
+        ValidLease(worker, running.job_id(), running.attempt(), running.lease_token(), &why);
+    if (attempt == nullptr) {
+      welcome.add_unknown_jobs(running.job_id());
+      continue;
+    }
+    kept.insert(running.job_id());
+    worker.running.insert(running.job_id());
+    leases_[{attempt->job_id, attempt->attempt}].deadline =
+        clock_->SteadyNow() + options_.lease_ttl;
+  }
+  const std::set<std::string> held = worker.running;
+  for (const auto& job_id : held) {
+    if (kept.count(job_id)) continue;
+    JobRecord& job = jobs_[job_id];
+    AttemptRecord* attempt = CurrentAttempt(job);
+    if (attempt != nullptr && attempt->state != AttemptState::kFinished) {
+      InfraFailure(job, *attempt, "worker " + worker.record.id + " re-registered without it");
+    }
+    worker.running.erase(job_id);
+  }
+}
+
+AttemptRecord* Scheduler::ValidLease(const WorkerSession& worker, const std::string& job_id,
+                                     uint32_t attempt_no, const std::string& lease_token,
+                                     std::string* why) {
+  auto job = jobs_.find(job_id);
+  if (job == jobs_.end()) {
+    *why = "unknown job";
+    return nullptr;
+  }
+  auto attempt = attempts_.find({job_id, attempt_no});
+  if (attempt == attempts_.end() || attempt_no != job->second.attempt) {
+    *why = "stale attempt";
+    return nullptr;
+  }
+  AttemptRecord& a = attempt->second;
+  if (a.worker_id != worker.record.id ||
+      !ConstantTimeEquals(Sha256Hex(lease_token), a.lease_hash)) {
+    *why = "stale lease token";
+    return nullptr;
+  }
+  if (a.state == AttemptState::kFinished) {
+    *why = "attempt already finished";
+    return nullptr;
+  }
+  return &a;
+}
+
+void Scheduler::OnHeartbeat(WorkerSession& worker, const v1::Heartbeat& msg) {
+  v1::Envelope env;
+  v1::HeartbeatAck* ack = env.mutable_heartbeat_ack();
+  for (const auto& lease : msg.leases()) {
+    std::string why;
+    AttemptRecord* attempt =
+        ValidLease(worker, lease.job_id(), lease.attempt(), lease.lease_token(), &why);
+    if (attempt == nullptr) {
+      ack->add_revoked_jobs(lease.job_id());
+      continue;
+    }
+    leases_[{attempt->job_id, attempt->attempt}].deadline =
+        clock_->SteadyNow() + options_.lease_ttl;
+  }
+  Send(worker.record.id, std::move(env));
+}
+
+void Scheduler::OnAccept(WorkerSession& worker, const v1::Accept& msg) {
+  std::string why;
+  AttemptRecord* attempt = ValidLease(worker, msg.job_id(), msg.attempt(), msg.lease_token(), &why);
+  if (attempt == nullptr) {
+    SendError(worker.record.id, "stale_lease", msg.job_id() + ": " + why);
+    return;
+  }
+  if (attempt->state == AttemptState::kRunning) return;
+  attempt->state = AttemptState::kRunning;
+  dirty_attempts_.insert({attempt->job_id, attempt->attempt});
+  AddEvent("attempt.running", msg.job_id(), json{{"attempt", msg.attempt()}}.dump());
+  SetJobState(jobs_[msg.job_id()], JobState::kRunning);
+}
+
+void Scheduler::OnReject(WorkerSession& worker, const v1::Reject& msg) {
+  std::string why;
+  AttemptRecord* attempt = ValidLease(worker, msg.job_id(), msg.attempt(), msg.lease_token(), &why);
+  if (attempt == nullptr) {
+    SendError(worker.record.id, "stale_lease", msg.job_id() + ": " + why);
+    return;
+  }
+  InfraFailure(jobs_[msg.job_id()], *attempt, "rejected by worker: " + msg.reason());
+}
+
+void Scheduler::OnLogChunk(WorkerSession& worker, const v1::LogChunk& msg) {
+  std::string why;
+  AttemptRecord* attempt = ValidLease(worker, msg.job_id(), msg.attempt(), msg.lease_token(), &why);
+  if (attempt == nullptr) {
+    SendError(worker.record.id, "stale_lease", msg.job_id() + ": " + why);
+    return;
+  }
+  auto appended =
+      logs_->Append(msg.job_id(), msg.attempt(), msg.sequence(), msg.offset(), msg.data());
+  if (!appended.ok()) {
+    SendError(worker.record.id, "log_out_of_order", appended.status().message());
+    return;
+  }
+  attempt->log_bytes = logs_->Size(msg.job_id(), msg.attempt());
+}
+
+void Scheduler::OnResult(WorkerSession& worker, const v1::JobResult& msg) {
+  v1::Envelope env;
+  v1::ResultAck* ack = env.mutable_result_ack();
+  ack->set_job_id(msg.job_id());
+  ack->set_attempt(msg.attempt());
+  std::string why;
+  AttemptRecord* attempt = ValidLease(worker, msg.job_id(), msg.attempt(), msg.lease_token(), &why);
+  if (attempt == nullptr) {
+    auto done = attempts_.find({msg.job_id(), msg.attempt()});
+    bool repeat = why == "attempt already finished" && done != attempts_.end() &&
+                  done->second.outcome == OutcomeName(msg.outcome());
+    ack->set_accepted(repeat);
+    ack->set_reason(repeat ? "duplicate result" : why);
+    if (!repeat) ++protocol_errors_;
+    Send(worker.record.id, std::move(env));
+    return;
+  }
+  std::string invalid;
+  if (OutcomeName(msg.outcome()).empty()) invalid = "result has no outcome";
+  for (const auto& artifact : msg.artifacts()) {
+    if (!IsSafeArtifactName(artifact.name())) {
+      invalid = "artifact name is not a safe relative path";
+    } else if (!IsValidSha256Hex(artifact.digest()) || !blobs_->Contains(artifact.digest())) {
+      invalid = "artifact " + artifact.name() + " was not uploaded (unknown digest)";
+    }
+  }
+  if (!invalid.empty()) {
+    ++protocol_errors_;
+    ack->set_accepted(false);
+    ack->set_reason(invalid);
+    Send(worker.record.id, std::move(env));
+    return;
+  }
+  ApplyResult(jobs_[msg.job_id()], *attempt, msg);
+  ack->set_accepted(true);
+  Send(worker.record.id, std::move(env));  // released only after the result is committed
+}
+
+void Scheduler::ApplyResult(JobRecord& job, AttemptRecord& attempt, const v1::JobResult& msg) {
+  attempt.exit_code = msg.exit_code();
+  attempt.term_signal = msg.term_signal();
+  attempt.peak_rss_bytes = msg.usage().peak_rss_bytes();
+  attempt.cpu_seconds = msg.usage().user_cpu_seconds() + msg.usage().system_cpu_seconds();
+  attempt.log_bytes = logs_->Size(job.id, attempt.attempt);
+  const std::string outcome = OutcomeName(msg.outcome());
+  const std::string reason = msg.message();
+  switch (msg.outcome()) {
+    case v1::OUTCOME_SUCCEEDED:
+      EndAttempt(job, attempt, outcome, reason);
+      job.result_json = msg.result_json();
+      job.artifacts.clear();
+      for (const auto& a : msg.artifacts()) {
+        job.artifacts.push_back({a.name(), a.digest(), a.size()});
+      }
+      SetJobState(job, JobState::kSucceeded);
+      PromoteWaiting(job.run_id);
+      break;
+    case v1::OUTCOME_INFRA_ERROR:
+      InfraFailure(job, attempt, reason);
+      break;
+    case v1::OUTCOME_CANCELLED:
+      EndAttempt(job, attempt, outcome, reason);
+      SetJobState(job, JobState::kCancelled, reason);
+      PromoteWaiting(job.run_id);
+      break;
+    default:
+      JobFailure(job, attempt, outcome, reason.empty() ? outcome : reason);
+      break;
+  }
+}
+
+}  // namespace edgefarm::coordinator
