@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "edgefarm/common/sha256.h"
@@ -144,6 +146,43 @@ TEST(MakeModelTest, QuantizedQ4_K_MMatchesLlamaQuantize) {
                    "] sha256=" + Sha256Hex(std::string_view(data, t.size_bytes)).substr(0, 16));
   }
   EXPECT_EQ(ours, golden);
+}
+
+// Layer choice and tensor order for 12 layers, as llama-quantize Q4_K_M produced them for this
+// model (its output file is byte-identical to ours): blk.10 sorts after blk.9, and attn_v /
+// ffn_down get more bits on layers 0, 3, 6, 9, 10, 11 (q6_K; attn_v's 32-wide rows fall back to
+// q8_0), the rest q4_K (attn_v: q5_0).
+TEST(MakeModelTest, Q4_K_MLayerMixOnTwelveLayers) {
+  TempDir dir;
+  MakeModelParams p;
+  p.dim = 32;
+  p.layers = 12;
+  p.ff = 256;
+  p.heads = 2;
+  p.kv_heads = 1;
+  p.vocab = 260;
+  p.seed = 3;
+  ASSERT_TRUE(MakeModel(dir / "m.gguf", p).ok());
+  QuantizeParams qp = DefaultQuantizeParams();
+  qp.scheme = "q4_k_m";
+  ASSERT_TRUE(QuantizeModel(dir / "m.gguf", dir / "q.gguf", qp).ok());
+  auto file = GgufFile::Open(dir / "q.gguf");
+  ASSERT_TRUE(file.ok());
+  const std::set<int> more_bits = {0, 3, 6, 9, 10, 11};
+  std::vector<std::string> order;
+  for (const GgufTensorInfo& t : (*file)->tensors()) order.push_back(t.name);
+  const auto pos = [&](const std::string& n) { return std::find(order.begin(), order.end(), n); };
+  EXPECT_LT(pos("blk.9.ffn_up.weight"), pos("blk.10.attn_k.weight"));
+  for (int i = 0; i < 12; ++i) {
+    const std::string b = "blk." + std::to_string(i) + ".";
+    const bool more = more_bits.count(i) > 0;
+    EXPECT_EQ((*file)->FindTensor(b + "ffn_down.weight")->type,
+              more ? TensorType::kQ6_K : TensorType::kQ4_K)
+        << i;
+    EXPECT_EQ((*file)->FindTensor(b + "attn_v.weight")->type,
+              more ? TensorType::kQ8_0 : TensorType::kQ5_0)
+        << i;
+  }
 }
 
 }  // namespace
