@@ -1,0 +1,78 @@
+// The worker's brain between the session and the executor: accepts or rejects assignments
+// against its free slots, runs each accepted attempt on its own thread through JobExecutor,
+// forwards log chunks, keeps results until the coordinator acknowledges them (re-sending them
+// after a reconnect), and stops jobs on Cancel, revoked leases or unknown_jobs.
+//
+// Thread-safety: every public method may be called from any thread; the SessionHandler methods
+// are called on the session thread.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "edgefarm/worker/job_executor.h"
+#include "edgefarm/worker/zmq_session.h"
+
+namespace spdlog {
+class logger;
+}
+
+namespace edgefarm::worker {
+
+struct AgentOptions {
+  uint32_t slots = 1;
+  std::string worker_token;  // for blob transfers; never logged
+};
+
+class WorkerAgent final : public SessionHandler {
+ public:
+  // executor must outlive the agent.
+  WorkerAgent(AgentOptions options, JobExecutor& executor, std::shared_ptr<spdlog::logger> logger);
+  ~WorkerAgent() override;  // Shutdown()
+
+  // Where outgoing messages go; set once before the session starts.
+  void AttachSession(ZmqSession* session) { session_ = session; }
+
+  void OnMessage(const v1::Envelope& message) override;
+  std::vector<v1::RunningJob> RunningJobs() override;
+  uint32_t FreeSlots() override;
+
+  // Takes no more jobs, cancels the running ones and waits for their threads.
+  void Shutdown();
+
+  size_t running_jobs() const;
+  size_t unacknowledged_results() const;
+
+ private:
+  struct Job {
+    v1::Assign assign;
+    CancelFlag cancel;
+    std::thread thread;
+    bool finished = false;
+  };
+
+  void OnAssign(const v1::Assign& assign);
+  void CancelJob(const std::string& job_id, const std::string& why);
+  void RunJob(Job* job);
+  void Send(v1::Envelope message);
+  void ReapFinishedLocked();
+  static std::string Key(const std::string& job_id, uint32_t attempt);
+
+  const AgentOptions options_;
+  JobExecutor& executor_;
+  std::shared_ptr<spdlog::logger> logger_;
+  ZmqSession* session_ = nullptr;
+  mutable std::mutex mu_;
+  std::string blob_url_;                              // guarded by mu_
+  bool draining_ = false;                             // guarded by mu_
+  bool shutting_down_ = false;                        // guarded by mu_
+  std::map<std::string, std::unique_ptr<Job>> jobs_;  // guarded by mu_; key job_id#attempt
+  std::map<std::string, v1::JobResult> unacked_;      // guarded by mu_
+};
+
+}  // namespace edgefarm::worker

@@ -1,0 +1,232 @@
+// Worker agent: slot accounting, job threads and at-least-once result delivery.
+//
+// A result is kept until a ResultAck names it; every Welcome (a new or re-established session)
+// re-sends all unacknowledged results, so a coordinator restart or network cut loses none. The
+// coordinator ignores duplicates by attempt and lease token. Jobs are keyed by job id and attempt
+// so a re-assignment of the same job (a later attempt) never collides with a lingering one.
+#include "edgefarm/worker/worker_agent.h"
+
+#include <spdlog/spdlog.h>
+
+#include "edgefarm/proto/frame_codec.h"
+
+namespace edgefarm::worker {
+
+WorkerAgent::WorkerAgent(AgentOptions options, JobExecutor& executor,
+                         std::shared_ptr<spdlog::logger> logger)
+    : options_(std::move(options)),
+      executor_(executor),
+      logger_(logger ? std::move(logger) : spdlog::default_logger()) {}
+
+WorkerAgent::~WorkerAgent() {
+  Shutdown();
+}
+
+std::string WorkerAgent::Key(const std::string& job_id, uint32_t attempt) {
+  return job_id + "#" + std::to_string(attempt);
+}
+
+void WorkerAgent::Send(v1::Envelope message) {
+  if (session_ != nullptr) session_->Send(std::move(message));
+}
+
+void WorkerAgent::OnMessage(const v1::Envelope& message) {
+  switch (message.body_case()) {
+    case v1::Envelope::kWelcome: {
+      std::vector<v1::JobResult> resend;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        blob_url_ = message.welcome().blob_url();
+        for (const auto& [key, result] : unacked_) resend.push_back(result);
+      }
+      for (v1::JobResult& result : resend) {
+        v1::Envelope env;
+        *env.mutable_result() = std::move(result);
+        Send(std::move(env));
+      }
+      for (const std::string& job_id : message.welcome().unknown_jobs()) {
+        CancelJob(job_id, "coordinator no longer owns it");
+      }
+      break;
+    }
+    case v1::Envelope::kAssign:
+      OnAssign(message.assign());
+      break;
+    case v1::Envelope::kCancel:
+      CancelJob(message.cancel().job_id(), "cancelled: " + message.cancel().reason());
+      break;
+    case v1::Envelope::kHeartbeatAck:
+      for (const std::string& job_id : message.heartbeat_ack().revoked_jobs()) {
+        CancelJob(job_id, "lease revoked");
+      }
+      break;
+    case v1::Envelope::kResultAck: {
+      const v1::ResultAck& ack = message.result_ack();
+      if (!ack.accepted()) {
+        logger_->warn("coordinator refused result of {} attempt {}: {}", ack.job_id(),
+                      ack.attempt(), ack.reason());
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      unacked_.erase(Key(ack.job_id(), ack.attempt()));
+      break;
+    }
+    case v1::Envelope::kDrain: {
+      std::lock_guard<std::mutex> lock(mu_);
+      draining_ = true;
+      logger_->info("draining: finishing current jobs, taking no more");
+      break;
+    }
+    case v1::Envelope::kError:
+      logger_->warn("coordinator error {}: {}", message.error().code(), message.error().message());
+      break;
+    default:
+      logger_->debug("ignoring {} from coordinator", proto::BodyName(message));
+  }
+}
+
+void WorkerAgent::OnAssign(const v1::Assign& assign) {
+  v1::Envelope reply;
+  std::unique_lock<std::mutex> lock(mu_);
+  ReapFinishedLocked();
+  const std::string key = Key(assign.job_id(), assign.attempt());
+  std::string refusal;
+  if (jobs_.count(key) || unacked_.count(key)) {
+    refusal = "";  // a repeated Assign: accept again, run once
+  } else if (draining_) {
+    refusal = "worker is draining";
+  } else if (jobs_.size() >= options_.slots) {
+    refusal = "no free slot";
+  }
+  if (!refusal.empty()) {
+    v1::Reject* reject = reply.mutable_reject();
+    reject->set_job_id(assign.job_id());
+    reject->set_attempt(assign.attempt());
+    reject->set_lease_token(assign.lease_token());
+    reject->set_reason(refusal);
+  } else {
+    v1::Accept* accept = reply.mutable_accept();
+    accept->set_job_id(assign.job_id());
+    accept->set_attempt(assign.attempt());
+    accept->set_lease_token(assign.lease_token());
+    if (!jobs_.count(key) && !unacked_.count(key)) {
+      auto job = std::make_unique<Job>();
+      job->assign = assign;
+      Job* raw = job.get();
+      jobs_[key] = std::move(job);
+      raw->thread = std::thread([this, raw] { RunJob(raw); });
+      logger_->info("accepted {} ({}) attempt {}", assign.job_id(), assign.spec().name(),
+                    assign.attempt());
+    }
+  }
+  lock.unlock();
+  Send(std::move(reply));
+}
+
+void WorkerAgent::RunJob(Job* job) {
+  std::string blob_url;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    blob_url = blob_url_;
+  }
+  const BlobEndpoint blobs{blob_url, options_.worker_token};
+  auto send_log = [this](v1::LogChunk chunk) {
+    v1::Envelope env;
+    *env.mutable_log_chunk() = std::move(chunk);
+    Send(std::move(env));
+  };
+  v1::JobResult result = executor_.Execute(job->assign, blobs, send_log, job->cancel);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Stopped because this worker is going away, not because anyone cancelled the job: the
+    // coordinator should run it again elsewhere.
+    if (shutting_down_ && result.outcome() == v1::OUTCOME_CANCELLED) {
+      result.set_outcome(v1::OUTCOME_INFRA_ERROR);
+      result.set_message("worker stopped while the job was running");
+    }
+    unacked_[Key(result.job_id(), result.attempt())] = result;
+    job->finished = true;
+  }
+  v1::Envelope env;
+  *env.mutable_result() = std::move(result);
+  Send(std::move(env));
+}
+
+void WorkerAgent::CancelJob(const std::string& job_id, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [key, job] : jobs_) {
+    if (job->assign.job_id() == job_id && !job->finished) {
+      logger_->info("stopping {}: {}", job_id, why);
+      job->cancel.Cancel();
+    }
+  }
+}
+
+void WorkerAgent::ReapFinishedLocked() {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second->finished) {
+      // `finished` is set just before the thread sends its result and returns; the join is short.
+      if (it->second->thread.joinable()) it->second->thread.join();
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+std::vector<v1::RunningJob> WorkerAgent::RunningJobs() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReapFinishedLocked();
+  std::vector<v1::RunningJob> out;
+  auto add = [&](const std::string& job_id, uint32_t attempt, const std::string& lease) {
+    v1::RunningJob job;
+    job.set_job_id(job_id);
+    job.set_attempt(attempt);
+    job.set_lease_token(lease);
+    out.push_back(std::move(job));
+  };
+  for (const auto& [key, job] : jobs_) {
+    add(job->assign.job_id(), job->assign.attempt(), job->assign.lease_token());
+  }
+  // A finished attempt keeps its lease until the coordinator has its result.
+  for (const auto& [key, result] : unacked_) {
+    if (!jobs_.count(key)) add(result.job_id(), result.attempt(), result.lease_token());
+  }
+  return out;
+}
+
+uint32_t WorkerAgent::FreeSlots() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReapFinishedLocked();
+  if (draining_) return 0;
+  return jobs_.size() >= options_.slots ? 0 : options_.slots - static_cast<uint32_t>(jobs_.size());
+}
+
+void WorkerAgent::Shutdown() {
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    draining_ = true;
+    shutting_down_ = true;
+    for (auto& [key, job] : jobs_) {
+      job->cancel.Cancel();
+      if (job->thread.joinable()) threads.push_back(std::move(job->thread));
+    }
+  }
+  for (std::thread& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_.clear();
+}
+
+size_t WorkerAgent::running_jobs() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [key, job] : jobs_) n += job->finished ? 0 : 1;
+  return n;
+}
+
+size_t WorkerAgent::unacknowledged_results() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return unacked_.size();
+}
+
+}  // namespace edgefarm::worker
