@@ -26,40 +26,55 @@ struct Pair {
   __m512 bias;
 };
 
-inline float H(const void* p) {
+// How an unpacker's q bytes enter VPDPBUSD (kOffsetShift):
+//   kSignedQ: q is signed; activations go in biased to unsigned, corrected per row.
+//   0: q is unsigned with no offset (the type has a float bias instead).
+//   s > 0: q is unsigned and the weight is q - 2^s; the 2^s * sum(activation) correction comes
+//   from the activation's lane_nsum, so it costs nothing per weight row.
+constexpr int kSignedQ = -1;
+
+inline uint16_t Bits16(const void* p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
-  return _cvtsh_ss(h);
+  return h;
+}
+
+// [a x 8 lanes, b x 8 lanes] from two fp16 scales.
+inline __m512 HalfPair(uint16_t a, uint16_t b) {
+  const __m256i h =
+      _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(static_cast<int16_t>(a))),
+                              _mm_set1_epi16(static_cast<int16_t>(b)), 1);
+  return _mm512_cvtph_ps(h);
 }
 
 inline __m512 Halves(float lo, float hi) {
   return _mm512_insertf32x8(_mm512_set1_ps(lo), _mm256_set1_ps(hi), 1);
 }
 
-inline __m512i Nibbles(__m256i v, bool high) {
-  const __m256i m = _mm256_set1_epi8(0x0f);
-  return _mm512_castsi256_si512(high ? _mm256_and_si256(_mm256_srli_epi16(v, 4), m)
-                                     : _mm256_and_si256(v, m));
+inline __m512i Low4(__m512i v) {
+  return _mm512_and_si512(v, _mm512_set1_epi8(0x0f));
 }
 
 // [low nibbles of v, high nibbles of v]: 32 packed bytes -> 64 elements in order.
 inline __m512i SplitNibbles(__m256i v) {
-  const __m256i m = _mm256_set1_epi8(0x0f);
-  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_and_si256(v, m)),
-                            _mm256_and_si256(_mm256_srli_epi16(v, 4), m), 1);
+  const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(v), v, 1);
+  return Low4(_mm512_mask_srli_epi16(z, 0xffff0000u, z, 4));
 }
 
-// Two Q4_0-style blocks (16 packed bytes each) -> [A lo, A hi, B lo, B hi].
+// Two Q4_0-style blocks (16 packed bytes each) -> [A lo, A hi, B lo, B hi] as 0..15.
 inline __m512i TwoBlockNibbles(const uint8_t* qa, const uint8_t* qb, bool has_b) {
-  const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qa));
-  const __m128i b =
-      has_b ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(qb)) : _mm_setzero_si128();
-  const __m512i z = SplitNibbles(_mm256_set_m128i(b, a));  // [A lo, B lo, A hi, B hi]
-  return _mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0));
+  const __m256i a =
+      _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qa)));
+  const __m256i b =
+      has_b ? _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(qb)))
+            : _mm256_setzero_si256();
+  const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+  return Low4(_mm512_mask_srli_epi16(z, 0xff00ff00u, z, 4));
 }
 
 struct Q8_0 {
   static constexpr bool kBias = false;
+  static constexpr int kOffsetShift = kSignedQ;
   static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
     const uint8_t* a = row + 2 * p * sizeof(BlockQ8_0);
     const bool has_b = (2 * p + 1) * kBlock < cols;
@@ -68,23 +83,25 @@ struct Q8_0 {
         has_b ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + sizeof(BlockQ8_0) + 2))
               : _mm256_setzero_si256();
     return {_mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1),
-            Halves(H(a), has_b ? H(a + sizeof(BlockQ8_0)) : 0.0f), _mm512_setzero_ps()};
+            HalfPair(Bits16(a), has_b ? Bits16(a + sizeof(BlockQ8_0)) : 0), _mm512_setzero_ps()};
   }
 };
 
 struct Q4_0 {
   static constexpr bool kBias = false;
+  static constexpr int kOffsetShift = 3;
   static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
     const uint8_t* a = row + 2 * p * sizeof(BlockQ4_0);
     const uint8_t* b = a + sizeof(BlockQ4_0);
     const bool has_b = (2 * p + 1) * kBlock < cols;
-    const __m512i q = _mm512_sub_epi8(TwoBlockNibbles(a + 2, b + 2, has_b), _mm512_set1_epi8(8));
-    return {q, Halves(H(a), has_b ? H(b) : 0.0f), _mm512_setzero_ps()};
+    return {TwoBlockNibbles(a + 2, b + 2, has_b), HalfPair(Bits16(a), has_b ? Bits16(b) : 0),
+            _mm512_setzero_ps()};
   }
 };
 
 struct Q5_0 {
   static constexpr bool kBias = false;
+  static constexpr int kOffsetShift = 4;
   static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
     const auto* a = reinterpret_cast<const BlockQ5_0*>(row) + 2 * p;
     const BlockQ5_0* b = a + 1;
@@ -93,15 +110,15 @@ struct Q5_0 {
     std::memcpy(&qa, a->qh, 4);
     if (has_b) std::memcpy(&qb, b->qh, 4);
     const __mmask64 high = static_cast<__mmask64>(qa) | (static_cast<__mmask64>(qb) << 32);
-    __m512i q = TwoBlockNibbles(a->qs, b->qs, has_b);
-    q = _mm512_mask_add_epi8(q, high, q, _mm512_set1_epi8(16));
-    return {_mm512_sub_epi8(q, _mm512_set1_epi8(16)),
-            Halves(_cvtsh_ss(a->d), has_b ? _cvtsh_ss(b->d) : 0.0f), _mm512_setzero_ps()};
+    const __m512i q = TwoBlockNibbles(a->qs, b->qs, has_b);
+    return {_mm512_or_si512(q, _mm512_maskz_set1_epi8(high, 16)), HalfPair(a->d, has_b ? b->d : 0),
+            _mm512_setzero_ps()};
   }
 };
 
 struct Q4_K {
   static constexpr bool kBias = true;
+  static constexpr int kOffsetShift = 0;
   static Pair Load(const uint8_t* row, int64_t, int64_t p) {
     const auto* b = reinterpret_cast<const BlockQ4_K*>(row) + p / 4;
     const int i = static_cast<int>(p % 4);
@@ -117,52 +134,54 @@ struct Q4_K {
 
 struct Q6_K {
   static constexpr bool kBias = false;
+  static constexpr int kOffsetShift = 5;
   static Pair Load(const uint8_t* row, int64_t, int64_t p) {
     const auto* b = reinterpret_cast<const BlockQ6_K*>(row) + p / 4;
     const int h = static_cast<int>(p % 4) / 2, hi = static_cast<int>(p % 2);
     const __m512i ql = _mm512_loadu_si512(b->ql + 64 * h);
-    const __m512i lo = _mm512_and_si512(hi ? _mm512_srli_epi16(ql, 4) : ql, _mm512_set1_epi8(0x0f));
+    const __m512i lo = Low4(hi ? _mm512_srli_epi16(ql, 4) : ql);
     __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qh + 32 * h));
     if (hi) qh = _mm256_srli_epi16(qh, 4);
     __m512i bits = _mm512_inserti64x4(_mm512_castsi256_si512(qh), _mm256_srli_epi16(qh, 2), 1);
     bits = _mm512_slli_epi16(_mm512_and_si512(bits, _mm512_set1_epi8(3)), 4);
-    const __m512i q = _mm512_sub_epi8(_mm512_or_si512(lo, bits), _mm512_set1_epi8(32));
     // Four 16-element sub-scales, each spread over 4 lanes.
     int32_t s4;
     std::memcpy(&s4, b->scales + 8 * h + 4 * hi, 4);
     const __m128i idx = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
     const __m128i spread = _mm_shuffle_epi8(_mm_cvtsi32_si128(s4), idx);
     const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(spread));
-    return {q, _mm512_mul_ps(sc, _mm512_set1_ps(_cvtsh_ss(b->d))), _mm512_setzero_ps()};
+    return {_mm512_or_si512(lo, bits), _mm512_mul_ps(sc, _mm512_set1_ps(_cvtsh_ss(b->d))),
+            _mm512_setzero_ps()};
   }
 };
 
 struct I8 {
   static constexpr bool kBias = false;
+  static constexpr int kOffsetShift = kSignedQ;
   static Pair Load(const uint8_t* row, int64_t cols, int64_t p) {
     float scale;
     std::memcpy(&scale, row, sizeof(float));
     const uint8_t* qs = row + kEfI8RowHeaderBytes + 64 * p;
     const int64_t left = cols - 64 * p;
     const __mmask64 m = left >= 64 ? ~0ull : (1ull << left) - 1;
-    const __m512i q = _mm512_maskz_loadu_epi8(m, qs);
-    return {q, _mm512_set1_ps(scale), _mm512_setzero_ps()};
+    return {_mm512_maskz_loadu_epi8(m, qs), _mm512_set1_ps(scale), _mm512_setzero_ps()};
   }
 };
 
 struct I4Sym {
   static constexpr bool kBias = false;
+  static constexpr int kOffsetShift = 3;
   static Pair Load(const uint8_t* row, int64_t, int64_t p) {
     const auto* b = reinterpret_cast<const BlockEfI4SymG128*>(row) + p / 2;
     const __m512i v = _mm512_loadu_si512(b->qs);
-    const __m512i n = _mm512_and_si512(p % 2 ? _mm512_srli_epi16(v, 4) : v, _mm512_set1_epi8(15));
-    return {_mm512_sub_epi8(n, _mm512_set1_epi8(8)), _mm512_set1_ps(_cvtsh_ss(b->d)),
+    return {Low4(p % 2 ? _mm512_srli_epi16(v, 4) : v), _mm512_set1_ps(_cvtsh_ss(b->d)),
             _mm512_setzero_ps()};
   }
 };
 
 struct I4Affine {
   static constexpr bool kBias = true;
+  static constexpr int kOffsetShift = 0;
   static Pair Load(const uint8_t* row, int64_t, int64_t p) {
     const auto* b = reinterpret_cast<const BlockEfI4AffineG64*>(row) + p;
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs));
@@ -171,8 +190,35 @@ struct I4Affine {
   }
 };
 
+// Horizontal sums of four accumulators in one pass: [sum a, sum b, sum c, sum d]. Used for single
+// rows too (Reduce4(a, a, a, a)) so a row's result does not depend on its micro-tile.
+inline __m128 Reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+  auto half = [](__m512 v) {
+    return _mm256_add_ps(_mm512_castps512_ps256(v),
+                         _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+  };
+  const __m256 ab = _mm256_hadd_ps(half(a), half(b));
+  const __m256 cd = _mm256_hadd_ps(half(c), half(d));
+  const __m256 abcd = _mm256_hadd_ps(ab, cd);
+  return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
+}
+
+template <int R, int T>
+inline void StoreTile(__m512 (&acc)[R][T], float* out, int64_t ldo) {
+  for (int t = 0; t < T; ++t) {
+    if constexpr (R == 4) {
+      _mm_storeu_ps(out + t * ldo, Reduce4(acc[0][t], acc[1][t], acc[2][t], acc[3][t]));
+    } else {
+      for (int r = 0; r < R; ++r) {
+        out[t * ldo + r] = _mm_cvtss_f32(Reduce4(acc[r][t], acc[r][t], acc[r][t], acc[r][t]));
+      }
+    }
+  }
+}
+
 template <class U, int R, int T>
 void IntMicro(const TileArgs& a, const uint8_t* w, const uint8_t* act, float* out) {
+  constexpr bool kSigned = U::kOffsetShift == kSignedQ;
   const int64_t padded = PadCols(a.cols);
   const int64_t pairs = padded / kPair;
   const __m512i k80 = _mm512_set1_epi8(static_cast<char>(0x80));
@@ -181,29 +227,36 @@ void IntMicro(const TileArgs& a, const uint8_t* w, const uint8_t* act, float* ou
     for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
   }
   for (int64_t p = 0; p < pairs; ++p) {
-    __m512i xa[T];
+    __m512i xa[T], xn[T];
     __m512 xd[T], xb[T];
     for (int t = 0; t < T; ++t) {
       const ActView v = ActAt(act + t * a.act_stride, padded);
-      xa[t] = _mm512_xor_si512(_mm512_loadu_si512(v.qs + kPair * p), k80);
+      xa[t] = _mm512_loadu_si512(v.qs + kPair * p);
+      if constexpr (kSigned) xa[t] = _mm512_xor_si512(xa[t], k80);
       xd[t] = _mm512_loadu_ps(v.lane_d + 16 * p);
       if constexpr (U::kBias) xb[t] = _mm512_loadu_ps(v.lane_b + 16 * p);
+      if constexpr (U::kOffsetShift > 0) {
+        xn[t] = _mm512_slli_epi32(_mm512_loadu_si512(v.lane_nsum + 16 * p), U::kOffsetShift);
+      } else {
+        xn[t] = _mm512_setzero_si512();
+      }
     }
     for (int r = 0; r < R; ++r) {
       const Pair u = U::Load(w + r * a.w_stride, a.cols, p);
-      const __m512i neg = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                           _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, u.q));
+      __m512i neg = _mm512_setzero_si512();
+      if constexpr (kSigned) {
+        neg = _mm512_sub_epi32(neg, _mm512_dpbusd_epi32(_mm512_setzero_si512(), k80, u.q));
+      }
       for (int t = 0; t < T; ++t) {
-        const __m512i s = _mm512_dpbusd_epi32(neg, xa[t], u.q);
+        const __m512i s =
+            kSigned ? _mm512_dpbusd_epi32(neg, xa[t], u.q) : _mm512_dpbusd_epi32(xn[t], u.q, xa[t]);
         acc[r][t] =
             _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(u.scale, xd[t]), acc[r][t]);
         if constexpr (U::kBias) acc[r][t] = _mm512_fmadd_ps(u.bias, xb[t], acc[r][t]);
       }
     }
   }
-  for (int r = 0; r < R; ++r) {
-    for (int t = 0; t < T; ++t) out[t * a.ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
-  }
+  StoreTile<R, T>(acc, out, a.ldo);
 }
 
 template <bool kHalf>
@@ -250,9 +303,7 @@ void FloatMicro(const TileArgs& a, const uint8_t* w, const uint8_t* act, float* 
       for (int t = 0; t < T; ++t) acc[r][t] = _mm512_fmadd_ps(wv, xv[t], acc[r][t]);
     }
   }
-  for (int r = 0; r < R; ++r) {
-    for (int t = 0; t < T; ++t) out[t * a.ldo + r] = _mm512_reduce_add_ps(acc[r][t]);
-  }
+  StoreTile<R, T>(acc, out, a.ldo);
 }
 
 template <class U, int R, int T>

@@ -28,8 +28,9 @@ inline constexpr int64_t kPair = 64;
 //   int8  qs[padded]           quantised values, zero past cols
 //   float lane_d[padded / 4]   scale of the block holding elements 4l .. 4l+3
 //   float lane_b[padded / 4]   scale * sum(qs of that block) / 8 (8 lanes per block sum to it)
+//   int32 lane_nsum[padded / 4] -(qs[4l] + ... + qs[4l+3]), for weights stored with an offset
 inline constexpr size_t ActTokenBytes(int64_t padded) {
-  return static_cast<size_t>(padded) * 3;
+  return static_cast<size_t>(padded) * 4;
 }
 inline int64_t PadCols(int64_t cols) {
   return (cols + kPair - 1) / kPair * kPair;
@@ -39,10 +40,12 @@ struct ActView {
   const int8_t* qs;
   const float* lane_d;
   const float* lane_b;
+  const int32_t* lane_nsum;
 };
 inline ActView ActAt(const uint8_t* act, int64_t padded) {
   return {reinterpret_cast<const int8_t*>(act), reinterpret_cast<const float*>(act + padded),
-          reinterpret_cast<const float*>(act + 2 * padded)};
+          reinterpret_cast<const float*>(act + 2 * padded),
+          reinterpret_cast<const int32_t*>(act + 3 * padded)};
 }
 
 enum class ActKind { kF32, kQ8Block32, kQ8Super256 };

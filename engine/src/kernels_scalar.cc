@@ -157,11 +157,20 @@ bool KernelSupports(TensorType type, int64_t cols) {
 
 namespace {
 
-// Writes the lane arrays of one block from its scale and integer sum.
-void StoreBlock(float* lane_d, float* lane_b, int64_t block, float d, int sum) {
+// Writes the lane arrays of one block from its scale and quantised values.
+void StoreBlock(uint8_t* dst, int64_t padded, int64_t block, float d) {
+  const auto* qs = reinterpret_cast<const int8_t*>(dst) + block * kBlock;
+  auto* lane_d = reinterpret_cast<float*>(dst + padded) + block * 8;
+  auto* lane_b = reinterpret_cast<float*>(dst + 2 * padded) + block * 8;
+  auto* lane_nsum = reinterpret_cast<int32_t*>(dst + 3 * padded) + block * 8;
+  int sum = 0;
   for (int l = 0; l < 8; ++l) {
-    lane_d[block * 8 + l] = d;
-    lane_b[block * 8 + l] = d * static_cast<float>(sum) / 8.0f;
+    lane_nsum[l] = -(qs[4 * l] + qs[4 * l + 1] + qs[4 * l + 2] + qs[4 * l + 3]);
+    sum -= lane_nsum[l];
+  }
+  for (int l = 0; l < 8; ++l) {
+    lane_d[l] = d;
+    lane_b[l] = d * static_cast<float>(sum) / 8.0f;
   }
 }
 
@@ -170,31 +179,24 @@ void StoreBlock(float* lane_d, float* lane_b, int64_t block, float d, int sum) {
 void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst) {
   const int64_t padded = PadCols(cols);
   auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* lane_d = reinterpret_cast<float*>(dst + padded);
-  auto* lane_b = reinterpret_cast<float*>(dst + 2 * padded);
   for (int64_t b = 0; b < padded / kBlock; ++b) {
     const int64_t begin = b * kBlock, end = std::min(cols, begin + kBlock);
     float amax = 0.0f;
     for (int64_t k = begin; k < end; ++k) amax = std::max(amax, std::fabs(x[k]));
     const float d = amax / 127.0f;
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    int sum = 0;
     for (int64_t k = begin; k < begin + kBlock; ++k) {
-      const int v = k < end ? static_cast<int>(std::nearbyint(x[k] * id)) : 0;
-      qs[k] = static_cast<int8_t>(v);
-      sum += v;
+      qs[k] = static_cast<int8_t>(k < end ? static_cast<int>(std::nearbyint(x[k] * id)) : 0);
     }
     // llama.cpp keeps the activation scale as fp16 (block_q8_0); do the same so the dot
     // products see the same rounding.
-    StoreBlock(lane_d, lane_b, b, HalfToFloat(FloatToHalf(d)), sum);
+    StoreBlock(dst, padded, b, HalfToFloat(FloatToHalf(d)));
   }
 }
 
 void QuantizeActSuper256(const float* x, int64_t cols, uint8_t* dst) {
   const int64_t padded = PadCols(cols);
   auto* qs = reinterpret_cast<int8_t*>(dst);
-  auto* lane_d = reinterpret_cast<float*>(dst + padded);
-  auto* lane_b = reinterpret_cast<float*>(dst + 2 * padded);
   std::memset(dst, 0, ActTokenBytes(padded));
   for (int64_t s = 0; s < cols / kQK_K; ++s) {
     const float* xs = x + s * kQK_K;
@@ -209,14 +211,11 @@ void QuantizeActSuper256(const float* x, int64_t cols, uint8_t* dst) {
     const float iscale = amax != 0.0f ? -127.0f / max : 0.0f;
     const float d = amax != 0.0f ? 1.0f / iscale : 0.0f;
     for (int b = 0; b < kQK_K / kBlock; ++b) {
-      int sum = 0;
       for (int l = 0; l < kBlock; ++l) {
         const int64_t k = s * kQK_K + b * kBlock + l;
-        const int v = std::min(127, static_cast<int>(std::nearbyint(iscale * x[k])));
-        qs[k] = static_cast<int8_t>(v);
-        sum += v;
+        qs[k] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * x[k]))));
       }
-      StoreBlock(lane_d, lane_b, s * (kQK_K / kBlock) + b, d, sum);
+      StoreBlock(dst, padded, s * (kQK_K / kBlock) + b, d);
     }
   }
 }
