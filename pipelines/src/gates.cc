@@ -91,10 +91,7 @@ const std::vector<std::string>& KnownMetrics() {
 }
 
 std::vector<Gate> DefaultGates() {
-  return {Gate{"accuracy_retention", GateOp::kGe, 0.95, "", {}},
-          Gate{"speedup", GateOp::kGe, 2.0, "", {}},
-          Gate{"memory_reduction", GateOp::kGe, 0.5, "", {}},
-          Gate{"latency_cv", GateOp::kLe, 0.2, "", {}}};
+  return GatesSpec{}.gates;
 }
 
 std::string_view GateOpSymbol(GateOp op) {

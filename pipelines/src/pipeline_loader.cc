@@ -5,7 +5,6 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include "edgefarm/pipelines/gates.h"
 #include "sections.h"
 #include "text_util.h"
 #include "yaml_reader.h"
@@ -38,6 +37,12 @@ bool IsSafeRelativePath(const std::string& path) {
 }
 
 void ParseOn(YamlReader& reader, const YAML::Node& node, PushTrigger* push) {
+  // `on: push` and `on: [push]` (GitHub's short forms) mean push with no filters.
+  if ((node.IsScalar() && node.Scalar() == "push") ||
+      (node.IsSequence() && node.size() == 1 && node[0].IsScalar() && node[0].Scalar() == "push")) {
+    push->enabled = true;
+    return;
+  }
   if (!reader.ExpectMap(node, "on")) return;
   reader.CheckKeys(node, InSection("on"), {"push"});
   const YAML::Node push_node = node["push"];
@@ -202,7 +207,6 @@ Result<Pipeline> LoadPipeline(std::string_view yaml_text, std::string_view file_
   }
   Pipeline pipeline;
   pipeline.file_name = std::string(file_name);
-  pipeline.gates.gates = DefaultGates();
   try {
     const YAML::Node root = YAML::Load(std::string(yaml_text));
     if (!root.IsMap()) {

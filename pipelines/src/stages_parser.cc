@@ -5,6 +5,35 @@
 
 namespace edgefarm::pipelines::internal {
 
+namespace {
+
+void ParseLoadStage(YamlReader& reader, const YAML::Node& n, LoadStage* s) {
+  reader.CheckKeys(n, InSection("staging.load"),
+                   {"concurrency", "duration", "max_error_rate", "max_p95_ms"});
+  if (n["concurrency"]) {
+    if (auto v = reader.Int(n["concurrency"], "staging.load.concurrency", 1, 10000)) {
+      s->concurrency = int(*v);
+    }
+  }
+  if (n["duration"]) {
+    if (auto v = reader.Duration(n["duration"], "staging.load.duration", 1)) {
+      s->duration_seconds = int(*v);
+    }
+  }
+  if (n["max_error_rate"]) {
+    if (auto v = reader.Number(n["max_error_rate"], "staging.load.max_error_rate", 0, 1)) {
+      s->max_error_rate = *v;
+    }
+  }
+  if (n["max_p95_ms"]) {
+    if (auto v = reader.Number(n["max_p95_ms"], "staging.load.max_p95_ms", 0, 1e9)) {
+      s->max_p95_ms = *v;
+    }
+  }
+}
+
+}  // namespace
+
 void ParseStaging(YamlReader& reader, const YAML::Node& node, StagingSpec* staging) {
   if (!reader.ExpectMap(node, "staging")) return;
   reader.CheckKeys(node, InSection("staging"), {"integration", "load", "security"});
@@ -18,29 +47,7 @@ void ParseStaging(YamlReader& reader, const YAML::Node& node, StagingSpec* stagi
     }
   }
   if (const YAML::Node n = node["load"]; n && reader.ExpectMap(n, "staging.load")) {
-    reader.CheckKeys(n, InSection("staging.load"),
-                     {"concurrency", "duration", "max_error_rate", "max_p95_ms"});
-    LoadStage& s = staging->load.emplace();
-    if (n["concurrency"]) {
-      if (auto v = reader.Int(n["concurrency"], "staging.load.concurrency", 1, 10000)) {
-        s.concurrency = int(*v);
-      }
-    }
-    if (n["duration"]) {
-      if (auto v = reader.Duration(n["duration"], "staging.load.duration", 1)) {
-        s.duration_seconds = int(*v);
-      }
-    }
-    if (n["max_error_rate"]) {
-      if (auto v = reader.Number(n["max_error_rate"], "staging.load.max_error_rate", 0, 1)) {
-        s.max_error_rate = *v;
-      }
-    }
-    if (n["max_p95_ms"]) {
-      if (auto v = reader.Number(n["max_p95_ms"], "staging.load.max_p95_ms", 0, 1e9)) {
-        s.max_p95_ms = *v;
-      }
-    }
+    ParseLoadStage(reader, n, &staging->load.emplace());
   }
   if (const YAML::Node n = node["security"]; n && reader.ExpectMap(n, "staging.security")) {
     reader.CheckKeys(n, InSection("staging.security"), {"max_bytes"});

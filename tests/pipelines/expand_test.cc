@@ -16,7 +16,8 @@ constexpr char kModel[] = "name: t\nmodel: {path: models/m.gguf, eval_text: data
 Pipeline Load(const std::string& body) {
   Result<Pipeline> loaded = LoadPipeline(kModel + body, "t.yml");
   EXPECT_TRUE(loaded.ok()) << loaded.status().message();
-  return loaded.ok() ? *loaded : Pipeline{};
+  if (!loaded.ok()) return Pipeline();
+  return std::move(loaded).value();
 }
 
 std::vector<std::string> Names(const Pipeline& p, const std::string& native = "intel-x86") {

@@ -210,6 +210,26 @@ steps:
   EXPECT_EQ(loaded->steps.size(), 3u);
 }
 
+TEST(PipelineLoaderTest, AcceptsTheShortPushForms) {
+  for (const char* on : {"push", "[push]", "{push: }"}) {
+    Result<Pipeline> loaded = LoadPipeline(std::string("name: s\non: ") + on + "\n", "s.yml");
+    ASSERT_TRUE(loaded.ok()) << on << ": " << loaded.status().message();
+    EXPECT_TRUE(loaded->push.enabled);
+    EXPECT_TRUE(loaded->push.branches.empty());
+  }
+  Result<Pipeline> bad = LoadPipeline("name: s\non: pull\n", "s.yml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "s.yml:2:5: expected a map for 'on', got 'pull'");
+}
+
+TEST(PipelineLoaderTest, DefaultConstructedPipelineHoldsTheDefaults) {
+  const Pipeline p;
+  EXPECT_EQ(p.gates.gates.size(), 4u);
+  EXPECT_EQ(DefaultGates().size(), 4u);
+  EXPECT_EQ(p.recipes.llama_cpp.scheme, "q4_0");
+  EXPECT_EQ(p.eval.max_chunks, 32);
+}
+
 TEST(PipelineLoaderTest, ParsesDurations) {
   EXPECT_EQ(ParseDuration("30s"), 30);
   EXPECT_EQ(ParseDuration("10m"), 600);

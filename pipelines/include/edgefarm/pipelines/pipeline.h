@@ -111,7 +111,11 @@ struct Gate {
 // What a gate does when the cell did not report its metric.
 enum class NoDataPolicy { kFail, kPass, kSkip };
 struct GatesSpec {
-  std::vector<Gate> gates;  // seed defaults when the YAML has no `gates`
+  // The seed defaults unless the YAML replaces them.
+  std::vector<Gate> gates = {{"accuracy_retention", GateOp::kGe, 0.95, "", {}},
+                             {"speedup", GateOp::kGe, 2.0, "", {}},
+                             {"memory_reduction", GateOp::kGe, 0.5, "", {}},
+                             {"latency_cv", GateOp::kLe, 0.2, "", {}}};
   // Per-target gates: a gate here replaces the default gate on the same metric for that target.
   std::map<std::string, std::vector<Gate>> overrides;
   NoDataPolicy no_data = NoDataPolicy::kFail;
