@@ -24,7 +24,7 @@ namespace {
 
 constexpr uint32_t kMaxDims = 4;
 // Caps that keep a hostile file from making the parser allocate far beyond its own size.
-constexpr uint64_t kMaxArrayElements = uint64_t{1} << 26;
+constexpr uint64_t kMaxArrayElements = uint64_t{1} << 22;  // largest real vocabularies: ~300K
 constexpr uint64_t kMaxStringBytes = uint64_t{1} << 30;
 
 bool IsPowerOfTwo(uint64_t v) {

@@ -15,3 +15,9 @@ edgefarm_add_test(NAME engine_make_model_test
   SOURCES make_model_test.cc
   LIBS edgefarm_engine
   LABELS unit)
+# Runs the real binary: it must be built first.
+edgefarm_add_test(NAME engine_format_tools_test
+  SOURCES format_tools_test.cc
+  LIBS edgefarm_engine
+  LABELS integration)
+add_dependencies(engine_format_tools_test edgefarm-engine)
