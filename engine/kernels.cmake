@@ -8,13 +8,14 @@ list(APPEND EDGEFARM_ENGINE_SOURCES
   src/kernels_scalar.cc)
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
-  list(APPEND EDGEFARM_ENGINE_SOURCES src/kernels_avx2.cc src/kernels_avx512.cc)
+  list(APPEND EDGEFARM_ENGINE_SOURCES
+    src/kernels_avx2.cc src/kernels_avx512.cc src/kernels_avx512_packed.cc)
   # GCC 12 reports its own _mm*_undefined_* intrinsics (self-initialised on purpose) as
   # uninitialised once they are inlined at -O3; silence that false positive in these two files.
   set(_ef_simd_common "-O3;-Wno-uninitialized;-Wno-maybe-uninitialized")
   set_source_files_properties(src/kernels_avx2.cc PROPERTIES
     COMPILE_OPTIONS "-mavx2;-mfma;-mf16c;${_ef_simd_common}")
-  set_source_files_properties(src/kernels_avx512.cc PROPERTIES
+  set_source_files_properties(src/kernels_avx512.cc src/kernels_avx512_packed.cc PROPERTIES
     COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx2;-mfma;-mf16c;${_ef_simd_common}")
 else()
   list(APPEND EDGEFARM_ENGINE_SOURCES src/kernels_nosimd.cc)

@@ -29,8 +29,11 @@ inline constexpr int64_t kPair = 64;
 //   float lane_d[padded / 4]   scale of the block holding elements 4l .. 4l+3
 //   float lane_b[padded / 4]   scale * sum(qs of that block) / 8 (8 lanes per block sum to it)
 //   int32 lane_nsum[padded / 4] -(qs[4l] + ... + qs[4l+3]), for weights stored with an offset
+//   int32 nsum16[padded / 16]   -(sum of qs over each 16 elements)   (packed prompt kernels)
+//   int32 nsum32[padded / 32]   -(sum of qs over each 32-element block)
+//   float dsum32[padded / 32]   scale * sum(qs) of each block (the bias term's factor)
 inline constexpr size_t ActTokenBytes(int64_t padded) {
-  return static_cast<size_t>(padded) * 4;
+  return static_cast<size_t>(padded) * 4 + static_cast<size_t>(padded) / 2;
 }
 inline int64_t PadCols(int64_t cols) {
   return (cols + kPair - 1) / kPair * kPair;
@@ -41,11 +44,19 @@ struct ActView {
   const float* lane_d;
   const float* lane_b;
   const int32_t* lane_nsum;
+  const int32_t* nsum16;
+  const int32_t* nsum32;
+  const float* dsum32;
 };
 inline ActView ActAt(const uint8_t* act, int64_t padded) {
-  return {reinterpret_cast<const int8_t*>(act), reinterpret_cast<const float*>(act + padded),
+  const uint8_t* tail = act + 4 * padded;
+  return {reinterpret_cast<const int8_t*>(act),
+          reinterpret_cast<const float*>(act + padded),
           reinterpret_cast<const float*>(act + 2 * padded),
-          reinterpret_cast<const int32_t*>(act + 3 * padded)};
+          reinterpret_cast<const int32_t*>(act + 3 * padded),
+          reinterpret_cast<const int32_t*>(tail),
+          reinterpret_cast<const int32_t*>(tail + padded / 4),
+          reinterpret_cast<const float*>(tail + padded / 4 + padded / 8)};
 }
 
 enum class ActKind { kF32, kQ8Block32, kQ8Super256 };
@@ -71,6 +82,8 @@ using TileFn = void (*)(const TileArgs&);
 TileFn ScalarTile(TensorType type);
 TileFn Avx2Tile(TensorType type);
 TileFn Avx512Tile(TensorType type);
+// AVX-512 tiles on repacked weights, for many tokens (every MatMul type).
+TileFn Avx512PackedTile(TensorType type);
 
 // Activation quantisers (scalar; activations are small next to weights).
 void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst);

@@ -157,17 +157,25 @@ bool KernelSupports(TensorType type, int64_t cols) {
 
 namespace {
 
-// Writes the lane arrays of one block from its scale and quantised values.
+// Writes the per-lane and per-block side arrays of one block from its scale and quantised values.
 void StoreBlock(uint8_t* dst, int64_t padded, int64_t block, float d) {
   const auto* qs = reinterpret_cast<const int8_t*>(dst) + block * kBlock;
   auto* lane_d = reinterpret_cast<float*>(dst + padded) + block * 8;
   auto* lane_b = reinterpret_cast<float*>(dst + 2 * padded) + block * 8;
   auto* lane_nsum = reinterpret_cast<int32_t*>(dst + 3 * padded) + block * 8;
+  uint8_t* tail = dst + 4 * padded;
+  auto* nsum16 = reinterpret_cast<int32_t*>(tail) + block * 2;
+  auto* nsum32 = reinterpret_cast<int32_t*>(tail + padded / 4) + block;
+  auto* dsum32 = reinterpret_cast<float*>(tail + padded / 4 + padded / 8) + block;
   int sum = 0;
+  nsum16[0] = nsum16[1] = 0;
   for (int l = 0; l < 8; ++l) {
     lane_nsum[l] = -(qs[4 * l] + qs[4 * l + 1] + qs[4 * l + 2] + qs[4 * l + 3]);
+    nsum16[l / 4] += lane_nsum[l];
     sum -= lane_nsum[l];
   }
+  *nsum32 = -sum;
+  *dsum32 = d * static_cast<float>(sum);
   for (int l = 0; l < 8; ++l) {
     lane_d[l] = d;
     lane_b[l] = d * static_cast<float>(sum) / 8.0f;

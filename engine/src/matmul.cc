@@ -28,7 +28,14 @@ using kernels::TileFn;
 constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileTokens = 64;
 
-TileFn TileFor(KernelPath path, TensorType type) {
+// Prompts of at least this many tokens use the packed AVX-512 tiles, which repack each weight
+// tile once and then stream the tokens through it.
+constexpr int64_t kPackedMinTokens = 4;
+
+TileFn TileFor(KernelPath path, TensorType type, int64_t n_tokens) {
+  if (path == KernelPath::kAvx512 && n_tokens >= kPackedMinTokens) {
+    if (TileFn packed = kernels::Avx512PackedTile(type)) return packed;
+  }
   switch (path) {
     case KernelPath::kScalar:
       return kernels::ScalarTile(type);
@@ -180,7 +187,7 @@ void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* out, T
     return;
   }
   if (path == KernelPath::kAuto || !KernelPathSupported(path)) path = DetectKernelPath();
-  TileFn tile = TileFor(path, w.type);
+  TileFn tile = TileFor(path, w.type, n_tokens);
   if (tile == nullptr) tile = kernels::ScalarTile(w.type);
 
   TileArgs base{w.type, w.data, w.row_stride, w.cols, nullptr, 0, out, w.rows, w.rows, n_tokens};
