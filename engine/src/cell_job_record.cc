@@ -31,8 +31,10 @@ Status Get(const json& obj, const char* section, const char* key, T* out) {
     if (!v.is_string()) return InvalidArgument(where + " must be a string");
     *out = v.get<std::string>();
   } else if constexpr (std::is_integral_v<T>) {
+    constexpr uint64_t kMax =
+        std::min<uint64_t>(std::numeric_limits<T>::max(), std::numeric_limits<int64_t>::max());
     if (!v.is_number_integer() || v.get<int64_t>() < 0 ||
-        v.get<int64_t>() > static_cast<int64_t>(std::numeric_limits<T>::max())) {
+        static_cast<uint64_t>(v.get<int64_t>()) > kMax) {
       return InvalidArgument(where + " must be a non-negative integer");
     }
     *out = static_cast<T>(v.get<int64_t>());
