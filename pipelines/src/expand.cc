@@ -126,7 +126,8 @@ std::string EngineJobJson(const Pipeline& p, const std::string& framework,
       p.recipes.olive.min_accuracy_retention.value_or(AccuracyFloor(p.gates, target).value_or(0.0));
   job["constraints"] = {{"min_accuracy_retention", floor},
                         {"max_model_bytes", p.recipes.olive.max_model_bytes}};
-  return job.dump();
+  // Names and schemes were validated as ASCII; `replace` keeps dump() from ever throwing.
+  return job.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 Result<Tags> TargetTags(const Pipeline& p, const std::string& target, SourceLocation at) {

@@ -91,8 +91,9 @@ void ParseTargets(YamlReader& reader, const YAML::Node& node, std::map<std::stri
   for (const auto& entry : node) {
     std::optional<std::string> name = reader.String(entry.first, "targets");
     if (!name) continue;
-    if (*name == kNativeTarget || name->empty() || name->find('/') != std::string::npos) {
-      reader.Error(entry.first, "invalid target name '" + *name + "'");
+    if (*name == kNativeTarget || !internal::IsValidName(*name)) {
+      reader.Error(entry.first, "invalid target name '" + *name +
+                                    "' (use letters, digits, '-', '_' and '.'; not 'native')");
       continue;
     }
     std::optional<Tags> tags = reader.StringMap(entry.second, "targets." + *name);

@@ -13,13 +13,6 @@
 namespace edgefarm::pipelines::internal {
 namespace {
 
-bool IsValidName(const std::string& name) {
-  if (name.empty() || name.size() > 100) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-}
-
 std::vector<std::string> AllTargetNames(const Pipeline& pipeline) {
   std::vector<std::string> names;
   for (const auto& [name, tags] : BuiltinTargets()) names.push_back(name);

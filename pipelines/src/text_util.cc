@@ -2,6 +2,7 @@
 #include "text_util.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <optional>
@@ -64,6 +65,19 @@ std::string Join(const std::vector<std::string>& items, std::string_view separat
     out += items[i];
   }
   return out;
+}
+
+std::string JoinSome(const std::vector<std::string>& items, size_t limit) {
+  if (items.size() <= limit) return Join(items, ", ");
+  std::vector<std::string> head(items.begin(), items.begin() + static_cast<long>(limit));
+  return Join(head, ", ") + ", ... (" + std::to_string(items.size() - limit) + " more)";
+}
+
+bool IsValidName(std::string_view name) {
+  if (name.empty() || name.size() > 100) return false;
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+  });
 }
 
 }  // namespace internal

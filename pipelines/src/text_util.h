@@ -23,4 +23,10 @@ std::string Quoted(std::string_view text);
 // "a, b, c"
 std::string Join(const std::vector<std::string>& items, std::string_view separator);
 
+// "a, b, c" with at most `limit` items, then ", ... (N more)".
+std::string JoinSome(const std::vector<std::string>& items, size_t limit);
+
+// Letters, digits, '-', '_', '.'; 1 to 100 characters. Names that become parts of job names.
+bool IsValidName(std::string_view name);
+
 }  // namespace edgefarm::pipelines::internal

@@ -211,7 +211,7 @@ std::optional<std::string> YamlReader::OneOf(const YAML::Node& node, std::string
   if (!value) return std::nullopt;
   if (std::find(allowed.begin(), allowed.end(), *value) != allowed.end()) return value;
   Error(node, "unknown " + std::string(kind) + " '" + *value + "' for '" + std::string(what) + "'" +
-                  DidYouMean(*value, allowed) + "; expected one of: " + Join(allowed, ", "));
+                  DidYouMean(*value, allowed) + "; expected one of: " + JoinSome(allowed, 12));
   return std::nullopt;
 }
 

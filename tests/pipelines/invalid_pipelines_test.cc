@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 
+#include "edgefarm/pipelines/expand.h"
 #include "edgefarm/pipelines/pipeline_loader.h"
 #include "test_support.h"
 
@@ -57,6 +59,46 @@ steps:
             "m.yml:3:22: expected an integer for 'benchmark.threads', got 'many'\n"
             "m.yml:5:20: 'steps[0].run' must be a list of arguments, not a string (no shell is "
             "involved): write run: [make, test], or run: [sh, -c, \"make\"] to use a shell");
+}
+
+// Damaged documents (bytes deleted, duplicated or replaced, seeded so failures reproduce) must
+// give a located error or a pipeline that expands; never a crash or an escaping exception.
+TEST(InvalidPipelinesTest, DamagedDocumentsNeverEscapeAsExceptions) {
+  const std::string original =
+      testing::ReadFile(testing::SourceDir() / "examples" / "stories" / ".edgefarm.yml");
+  ASSERT_TRUE(LoadPipeline(original, "damaged.yml").ok());
+  std::mt19937 rng(20261121);
+  const std::string noise = ":-[]{},#&*!|>'\"%@`\t\n \xff\x80";
+  int loaded = 0;
+  for (int round = 0; round < 1000; ++round) {
+    std::string text = original;
+    for (int edits = 1 + static_cast<int>(rng() % 3); edits > 0; --edits) {
+      const size_t at = rng() % text.size();
+      switch (rng() % 3) {
+        case 0:
+          text.erase(at, 1 + rng() % 8);
+          break;
+        case 1:
+          text.insert(at, text.substr(rng() % text.size(), 1 + rng() % 16));
+          break;
+        default:
+          text[at] = noise[rng() % noise.size()];
+          break;
+      }
+    }
+    Result<Pipeline> result = LoadPipeline(text, "damaged.yml");
+    if (!result.ok()) {
+      EXPECT_EQ(result.status().message().rfind("damaged.yml:", 0), 0u)
+          << result.status().message();
+      continue;
+    }
+    ++loaded;
+    Result<std::vector<JobTemplate>> jobs = ExpandPipeline(*result, ExpandOptions{"arm64", 1024});
+    if (!jobs.ok()) {
+      EXPECT_EQ(jobs.status().message().rfind("damaged.yml:", 0), 0u);
+    }
+  }
+  EXPECT_GT(loaded, 0);  // some damage is harmless (inside comments), so both paths run
 }
 
 }  // namespace
