@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgefarm/engine/matmul.h"
+#include "edgefarm/engine/quant.h"
 #include "edgefarm/engine/thread_pool.h"
 #include "kernels_test_util.h"
 
@@ -206,6 +207,39 @@ TEST_P(MatMulTypeTest, OneAndTwoThreadsGiveIdenticalResults) {
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, MatMulTypeTest, ::testing::ValuesIn(Cases()),
                          [](const auto& info) { return Name(info.param.type); });
+
+// The block layouts the kernels (and this test's Dequant) assume must be the ones the formats
+// code writes: dequantise rows produced by QuantizeRow both ways and require identical floats,
+// then check MatMul on those rows against the float reference.
+TEST_P(MatMulTypeTest, LayoutsMatchTheFormatsQuantiser) {
+  const TensorType type = GetParam().type;
+  ASSERT_TRUE(CanQuantize(type));
+  const int64_t cols = GetParam().cols.back(), rows = 37, tokens = 5;
+  std::mt19937 rng(99);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  Problem p{type, rows, cols, tokens, {}, {}};
+  const size_t stride = RowBytesOf(type, cols);
+  ASSERT_EQ(stride, RowBytes(type, cols));
+  p.weights.resize(stride * rows);
+  std::vector<float> src(cols), theirs(cols), ours(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (float& v : src) v = normal(rng) * (1.0f + static_cast<float>(r % 5));
+    QuantizeRow(type, src.data(), p.weights.data() + r * stride, cols);
+    DequantizeRow(type, p.weights.data() + r * stride, theirs.data(), cols);
+    Dequant(type, p.weights.data() + r * stride, cols, ours.data());
+    ASSERT_EQ(ours, theirs) << "row " << r;
+  }
+  p.x.resize(tokens * cols);
+  for (float& v : p.x) v = normal(rng);
+  const Reference ref = ComputeReference(p);
+  for (KernelPath path : {KernelPath::kScalar, KernelPath::kAuto}) {
+    const std::vector<float> out = RunMatMul(p, path);
+    for (size_t i = 0; i < out.size(); ++i) {
+      ASSERT_NEAR(out[i], ref.value[i], ref.quant_bound[i] + 1e-4 * ref.magnitude[i] + 1e-6)
+          << KernelPathName(path) << " i " << i;
+    }
+  }
+}
 
 TEST(MatMulTest, ReportsSupportedTypesAndShapes) {
   EXPECT_TRUE(MatMulSupports(TensorType::kQ8_0, 64));
