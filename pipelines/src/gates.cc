@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "text_util.h"
 
@@ -183,6 +184,21 @@ std::vector<GateVerdict> EvaluateGates(const GatesSpec& spec, std::string_view t
     verdicts.push_back(std::move(verdict));
   }
   return verdicts;
+}
+
+Result<std::map<std::string, double>> MetricsFromResultJson(std::string_view result_json) {
+  const nlohmann::json doc =
+      nlohmann::json::parse(result_json, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded() || !doc.is_object()) {
+    return InvalidArgument("the engine result is not a JSON object");
+  }
+  std::map<std::string, double> metrics;
+  auto it = doc.find("metrics");
+  if (it == doc.end() || !it->is_object()) return metrics;
+  for (const auto& [name, value] : it->items()) {
+    if (value.is_number()) metrics[name] = value.get<double>();
+  }
+  return metrics;
 }
 
 bool AllGatesPassed(const std::vector<GateVerdict>& verdicts) {

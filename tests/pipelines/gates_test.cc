@@ -127,5 +127,24 @@ TEST(GatesTest, AccuracyFloorComesFromTheAccuracyGate) {
   EXPECT_FALSE(AccuracyFloor(spec, "y").has_value());
 }
 
+TEST(GatesTest, ReadsMetricsFromAnEngineResult) {
+  Result<std::map<std::string, double>> metrics = MetricsFromResultJson(
+      R"({"schema":"edgefarm.result/v1","framework":"llama_cpp","target":"arm64",)"
+      R"("metrics":{"speedup":2.5,"accuracy_retention":0.99,"model_bytes":1000,"note":"x"},)"
+      R"("energy":{"available":false}})");
+  ASSERT_TRUE(metrics.ok()) << metrics.status().message();
+  EXPECT_EQ(metrics->size(), 3u);
+  EXPECT_DOUBLE_EQ(metrics->at("speedup"), 2.5);
+  EXPECT_DOUBLE_EQ(metrics->at("model_bytes"), 1000);
+  GatesSpec spec;  // the seed defaults
+  std::vector<GateVerdict> verdicts = EvaluateGates(spec, "arm64", *metrics);
+  EXPECT_TRUE(verdicts[0].passed);
+  EXPECT_TRUE(verdicts[1].passed);
+  EXPECT_FALSE(verdicts[2].passed);  // memory_reduction not reported, no_data: fail
+  EXPECT_TRUE(MetricsFromResultJson(R"({"schema":"edgefarm.result/v1"})")->empty());
+  EXPECT_FALSE(MetricsFromResultJson("not json").ok());
+  EXPECT_FALSE(MetricsFromResultJson("[1,2]").ok());
+}
+
 }  // namespace
 }  // namespace edgefarm::pipelines

@@ -50,6 +50,10 @@ struct GateVerdict {
 std::vector<GateVerdict> EvaluateGates(const GatesSpec& spec, std::string_view target,
                                        const std::map<std::string, double>& metrics);
 
+// The numeric "metrics" of an engine result record (docs/formats.md) as a map; non-numeric
+// entries are left out. InvalidArgument when the text is not a JSON object (no exception escapes).
+Result<std::map<std::string, double>> MetricsFromResultJson(std::string_view result_json);
+
 // True when every verdict passed (skipped verdicts count as passed).
 bool AllGatesPassed(const std::vector<GateVerdict>& verdicts);
 
