@@ -268,9 +268,7 @@ void LlamaContext::FeedForwardBlock(const LlamaLayer& layer, int n) {
     MatMulAuto(layer.ffn_up, buf_->xn.data(), n, buf_->up.data());
   }
   float* g = buf_->gate.data();
-  const float* u = buf_->up.data();
-  const size_t count = static_cast<size_t>(n) * h.n_ff;
-  for (size_t i = 0; i < count; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+  SwiGlu(g, buf_->up.data(), static_cast<size_t>(n) * h.n_ff, path_ != KernelPath::kScalar);
   MatMulAuto(layer.ffn_down, g, n, buf_->tmp.data());
   AddInPlace(buf_->x.data(), buf_->tmp.data(), static_cast<size_t>(n) * d);
 }

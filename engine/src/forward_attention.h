@@ -37,7 +37,12 @@ inline size_t AttentionScratchFloats(int n_ctx, int head_dim) {
 void AttendHead(const AttentionParams& p, const float* q, int nq, int first_pos, const float* k_t,
                 const float* v, float* scratch, float* out);
 
+// g[i] = silu(g[i]) * u[i], the SwiGLU gate; same run-time choice of build as AttendHead.
+void SwiGlu(float* g, const float* u, size_t n, bool simd);
+
 namespace attention_internal {
+void SwiGluAvx2(float* g, const float* u, size_t n);
+void SwiGluGeneric(float* g, const float* u, size_t n);
 void AttendHeadAvx2(const AttentionParams& p, const float* q, int nq, int first_pos,
                     const float* k_t, const float* v, float* scratch, float* out);
 void AttendHeadGeneric(const AttentionParams& p, const float* q, int nq, int first_pos,

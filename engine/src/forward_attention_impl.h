@@ -2,9 +2,11 @@
 // forward_attention_avx2.cc (-mavx2 -mfma). Written as fixed-size loops over register blocks
 // (kAttentionQueryBlock queries x kAttentionKeyBlock positions) that the compiler unrolls and
 // vectorises without re-associating any sum the scalar order would not.
-// Include only from those two files, after defining EF_ATTENTION_FN to the function's name.
+// Include only from those two files, after defining EF_ATTENTION_FN and EF_SWIGLU_FN to the
+// functions' names.
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #include "forward_attention.h"
@@ -12,33 +14,93 @@
 namespace edgefarm::engine::attention_internal {
 namespace {
 
-// scores[i][j] = (q_i . K_j) for j in [0, n_keys_padded), QB queries at once.
+// Eight floats as one value; the compiler maps it to one AVX register or two SSE registers.
+typedef float V8 __attribute__((vector_size(32)));
+
+inline V8 Load8(const float* p) {
+  V8 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+inline void Store8(float* p, V8 v) {
+  std::memcpy(p, &v, sizeof(v));
+}
+
+// scores[i][j] = (q_i . K_j) for j in [0, n_keys_padded), QB queries at once: each key row block
+// is loaded once and multiplied into QB register accumulators.
 template <int QB>
 void Scores(const float* qs, int hd, const float* k_t, int k_stride, int n_keys, float* scores,
             int s_stride) {
-  constexpr int JB = kAttentionKeyBlock;
-  for (int j0 = 0; j0 < n_keys; j0 += JB) {
-    float acc[QB][JB] = {};
+  static_assert(kAttentionKeyBlock == 16, "two V8 per key block");
+  for (int j0 = 0; j0 < n_keys; j0 += kAttentionKeyBlock) {
+    V8 acc[QB][2] = {};
     for (int e = 0; e < hd; ++e) {
       const float* kr = k_t + static_cast<size_t>(e) * k_stride + j0;
+      const V8 k0 = Load8(kr);
+      const V8 k1 = Load8(kr + 8);
       for (int i = 0; i < QB; ++i) {
         const float qv = qs[i * hd + e];
-        for (int jj = 0; jj < JB; ++jj) acc[i][jj] += qv * kr[jj];
+        acc[i][0] += qv * k0;
+        acc[i][1] += qv * k1;
       }
     }
-    for (int i = 0; i < QB; ++i) std::memcpy(scores + i * s_stride + j0, acc[i], sizeof(acc[i]));
+    for (int i = 0; i < QB; ++i) {
+      Store8(scores + i * s_stride + j0, acc[i][0]);
+      Store8(scores + i * s_stride + j0 + 8, acc[i][1]);
+    }
   }
+}
+
+// out[e0 .. e0 + 8*NC) = sum_j p[j] * v[j][e0 ..], accumulators in registers.
+template <int NC>
+void WeightedSumChunk(const float* p, int n, const float* v, int hd, int e0, float* out) {
+  V8 acc[NC] = {};
+  for (int j = 0; j < n; ++j) {
+    const float pj = p[j];
+    const float* vr = v + static_cast<size_t>(j) * hd + e0;
+    for (int c = 0; c < NC; ++c) acc[c] += pj * Load8(vr + 8 * c);
+  }
+  for (int c = 0; c < NC; ++c) Store8(out + e0 + 8 * c, acc[c]);
+}
+
+void WeightedSum(const float* p, int n, const float* v, int hd, float* out) {
+  int e0 = 0;
+  for (; e0 + 32 <= hd; e0 += 32) WeightedSumChunk<4>(p, n, v, hd, e0, out);
+  for (; e0 + 8 <= hd; e0 += 8) WeightedSumChunk<1>(p, n, v, hd, e0, out);
+  if (e0 < hd) {  // head sizes that are not a multiple of 8
+    for (int e = e0; e < hd; ++e) out[e] = 0.0f;
+    for (int j = 0; j < n; ++j) {
+      for (int e = e0; e < hd; ++e) out[e] += p[j] * v[static_cast<size_t>(j) * hd + e];
+    }
+  }
+}
+
+// exp(x) by Cody-Waite range reduction and Cephes' degree-6 polynomial (about 1 ulp over the
+// range softmax and SiLU use), in plain float code the compiler vectorises; std::exp is a call.
+inline float FastExp(float x) {
+  x = std::min(std::max(x, -87.0f), 88.0f);
+  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  const float y = p * r * r + r + 1.0f;
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof(scale));
+  return y * scale;
 }
 
 // In place: scores row -> probabilities over [0, n_valid), zero over [n_valid, n_total).
 void Softmax(float* s, int n_valid, int n_total) {
   float max = s[0];
   for (int j = 1; j < n_valid; ++j) max = std::max(max, s[j]);
+  for (int j = 0; j < n_valid; ++j) s[j] = FastExp(s[j] - max);
   float sum = 0.0f;
-  for (int j = 0; j < n_valid; ++j) {
-    s[j] = std::exp(s[j] - max);
-    sum += s[j];
-  }
+  for (int j = 0; j < n_valid; ++j) sum += s[j];
   const float inv = 1.0f / sum;
   for (int j = 0; j < n_valid; ++j) s[j] *= inv;
   for (int j = n_valid; j < n_total; ++j) s[j] = 0.0f;
@@ -60,20 +122,16 @@ void Attend(const AttentionParams& p, const float* q, int nq, int first_pos, con
   Scores<QB>(qs, hd, k_t, p.k_stride, n_keys_padded, scores, s_stride);
   for (int i = 0; i < nq; ++i) Softmax(scores + i * s_stride, first_pos + i + 1, n_keys);
   for (int i = 0; i < nq; ++i) {
-    float* a = acc;
-    std::fill(a, a + hd, 0.0f);
-    const float* s = scores + i * s_stride;
-    const int n_valid = first_pos + i + 1;
-    for (int j = 0; j < n_valid; ++j) {
-      const float pj = s[j];
-      const float* vr = v + static_cast<size_t>(j) * hd;
-      for (int e = 0; e < hd; ++e) a[e] += pj * vr[e];
-    }
-    std::memcpy(out + i * p.q_stride, a, sizeof(float) * hd);
+    WeightedSum(scores + i * s_stride, first_pos + i + 1, v, hd, acc);
+    std::memcpy(out + i * p.q_stride, acc, sizeof(float) * hd);
   }
 }
 
 }  // namespace
+
+void EF_SWIGLU_FN(float* g, const float* u, size_t n) {
+  for (size_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + FastExp(-g[i])) * u[i];
+}
 
 void EF_ATTENTION_FN(const AttentionParams& p, const float* q, int nq, int first_pos,
                      const float* k_t, const float* v, float* scratch, float* out) {
