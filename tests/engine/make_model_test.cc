@@ -185,5 +185,24 @@ TEST(MakeModelTest, Q4_K_MLayerMixOnTwelveLayers) {
   }
 }
 
+// Ids llama-tokenize printed for the synthetic 1000-token vocabulary (GoldenParams' model).
+TEST(MakeModelTest, SyntheticVocabTokenizesLikeLlamaCpp) {
+  TempDir dir;
+  ASSERT_TRUE(MakeModel(dir / "m.gguf", GoldenParams()).ok());
+  auto file = GgufFile::Open(dir / "m.gguf");
+  ASSERT_TRUE(file.ok());
+  auto tok = Tokenizer::FromGguf(**file);
+  ASSERT_TRUE(tok.ok());
+  EXPECT_EQ((*tok)->Encode("Hello world! 12345", true),
+            (std::vector<int32_t>{1, 367, 418, 270, 263, 348, 638, 270, 269, 324, 387, 314, 315,
+                                  316, 317}));
+  EXPECT_EQ((*tok)->Encode("na\xC3\xAFve caf\xC3\xA9 \xE6\x9D\xB1\xE4\xBA\xAC", true),
+            (std::vector<int32_t>{1, 339, 262, 198, 178, 280, 260, 345, 571, 198, 172, 259, 233,
+                                  160, 180, 231, 189, 175}));
+  EXPECT_EQ((*tok)->Encode("the cat sat on the mat, said Tom.", true),
+            (std::vector<int32_t>{1,   335, 926, 345, 557, 340, 557, 337, 265, 335,
+                                  926, 347, 262, 545, 340, 560, 269, 361, 643, 322}));
+}
+
 }  // namespace
 }  // namespace edgefarm::engine
