@@ -187,6 +187,95 @@ void Tile(const TileArgs& a) {
 
 }  // namespace
 
+namespace {
+
+// Side arrays of one 32-block from its int8 values (same arithmetic as the scalar StoreBlock, so
+// both quantisers produce identical bytes).
+void StoreBlockSide(uint8_t* dst, int64_t padded, int64_t block, float d, __m256i q8) {
+  const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q8);
+  alignas(32) int32_t lane_sum[8];
+  _mm256_store_si256(reinterpret_cast<__m256i*>(lane_sum), lanes);
+  uint8_t* tail = dst + 4 * padded;
+  auto* lane_nsum = reinterpret_cast<int32_t*>(dst + 3 * padded) + block * 8;
+  auto* nsum16 = reinterpret_cast<int32_t*>(tail) + block * 2;
+  int sum = 0;
+  nsum16[0] = nsum16[1] = 0;
+  for (int l = 0; l < 8; ++l) {
+    lane_nsum[l] = -lane_sum[l];
+    nsum16[l / 4] -= lane_sum[l];
+    sum += lane_sum[l];
+  }
+  reinterpret_cast<int32_t*>(tail + padded / 4)[block] = -sum;
+  reinterpret_cast<float*>(tail + padded / 4 + padded / 8)[block] = d * static_cast<float>(sum);
+  _mm256_storeu_ps(reinterpret_cast<float*>(dst + padded) + block * 8, _mm256_set1_ps(d));
+  _mm256_storeu_ps(reinterpret_cast<float*>(dst + 2 * padded) + block * 8,
+                   _mm256_set1_ps(d * static_cast<float>(sum) / 8.0f));
+}
+
+inline __mmask16 TailMask(int64_t n) {
+  return n >= 16 ? static_cast<__mmask16>(0xffff)
+                 : (n <= 0 ? static_cast<__mmask16>(0) : static_cast<__mmask16>((1u << n) - 1));
+}
+
+inline __m256i PackInt8(__m512i a, __m512i b) {
+  return _mm256_set_m128i(_mm512_cvtsepi32_epi8(b), _mm512_cvtsepi32_epi8(a));
+}
+
+}  // namespace
+
+void QuantizeActBlock32Avx512(const float* x, int64_t cols, uint8_t* dst) {
+  const int64_t padded = PadCols(cols);
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t b = 0; b < padded / kBlock; ++b) {
+    const int64_t k = b * kBlock;
+    const __m512 v0 = _mm512_maskz_loadu_ps(TailMask(cols - k), x + k);
+    const __m512 v1 = _mm512_maskz_loadu_ps(TailMask(cols - k - 16), x + k + 16);
+    const float amax = _mm512_reduce_max_ps(
+        _mm512_max_ps(_mm512_and_ps(v0, abs_mask), _mm512_and_ps(v1, abs_mask)));
+    const float d = amax / 127.0f;
+    const __m512 id = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+    // VCVTPS2DQ rounds to nearest even under the default MXCSR, as std::nearbyint does.
+    const __m256i q8 = PackInt8(_mm512_cvtps_epi32(_mm512_mul_ps(v0, id)),
+                                _mm512_cvtps_epi32(_mm512_mul_ps(v1, id)));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), q8);
+    StoreBlockSide(dst, padded, b, HalfToFloat(FloatToHalf(d)), q8);
+  }
+}
+
+void QuantizeActSuper256Avx512(const float* x, int64_t cols, uint8_t* dst) {
+  const int64_t padded = PadCols(cols);
+  const __m512 abs_mask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7fffffff));
+  for (int64_t s = 0; s < cols / kQK_K; ++s) {
+    const float* xs = x + s * kQK_K;
+    __m512 m = _mm512_setzero_ps();
+    for (int i = 0; i < kQK_K; i += 16)
+      m = _mm512_max_ps(m, _mm512_and_ps(_mm512_loadu_ps(xs + i), abs_mask));
+    const float amax = _mm512_reduce_max_ps(m);
+    // The signed value of the first element of largest magnitude, as the scalar quantiser picks.
+    float max = 0.0f;
+    for (int i = 0; i < kQK_K && amax != 0.0f; i += 16) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_and_ps(_mm512_loadu_ps(xs + i), abs_mask),
+                                               _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit != 0) {
+        max = xs[i + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = amax != 0.0f ? -127.0f / max : 0.0f;
+    const float d = amax != 0.0f ? 1.0f / iscale : 0.0f;
+    const __m512 vs = _mm512_set1_ps(iscale);
+    const __m512i top = _mm512_set1_epi32(127);
+    for (int b = 0; b < kQK_K / kBlock; ++b) {
+      const float* xb = xs + b * kBlock;
+      const __m256i q8 = PackInt8(
+          _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(xb))), top),
+          _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(vs, _mm512_loadu_ps(xb + 16))), top));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + s * kQK_K + b * kBlock), q8);
+      StoreBlockSide(dst, padded, s * (kQK_K / kBlock) + b, d, q8);
+    }
+  }
+}
+
 TileFn Avx512Tile(TensorType type) {
   switch (type) {
     case TensorType::kF32:

@@ -85,9 +85,12 @@ TileFn Avx512Tile(TensorType type);
 // AVX-512 tiles on repacked weights, for many tokens (every MatMul type).
 TileFn Avx512PackedTile(TensorType type);
 
-// Activation quantisers (scalar; activations are small next to weights).
+// Activation quantisers. The AVX-512 versions produce the same bytes as the scalar ones (same
+// float operations, round-to-nearest-even); MatMul uses them on the AVX-512 path.
 void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst);
 void QuantizeActSuper256(const float* x, int64_t cols, uint8_t* dst);
+void QuantizeActBlock32Avx512(const float* x, int64_t cols, uint8_t* dst);
+void QuantizeActSuper256Avx512(const float* x, int64_t cols, uint8_t* dst);
 
 // Which activation format a weight type consumes; kF32 also for F16 weights.
 ActKind ActKindFor(TensorType type);

@@ -63,16 +63,14 @@ uint8_t* Scratch(size_t bytes) {
   return buf.get();
 }
 
-void QuantizeActivations(ActKind kind, const float* x, int64_t cols, int64_t n_tokens, uint8_t* dst,
-                         size_t stride, ThreadPool* pool) {
+void QuantizeActivations(ActKind kind, KernelPath path, const float* x, int64_t cols,
+                         int64_t n_tokens, uint8_t* dst, size_t stride, ThreadPool* pool) {
+  const bool simd = path == KernelPath::kAvx512;
+  auto* fn = kind == ActKind::kQ8Super256
+                 ? (simd ? kernels::QuantizeActSuper256Avx512 : kernels::QuantizeActSuper256)
+                 : (simd ? kernels::QuantizeActBlock32Avx512 : kernels::QuantizeActBlock32);
   auto quantize = [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) {
-      if (kind == ActKind::kQ8Super256) {
-        kernels::QuantizeActSuper256(x + t * cols, cols, dst + t * stride);
-      } else {
-        kernels::QuantizeActBlock32(x + t * cols, cols, dst + t * stride);
-      }
-    }
+    for (int64_t t = begin; t < end; ++t) fn(x + t * cols, cols, dst + t * stride);
   };
   if (pool != nullptr && n_tokens >= 8) {
     pool->ParallelFor(n_tokens, 4, quantize);
@@ -199,7 +197,7 @@ void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* out, T
     const int64_t padded = kernels::PadCols(w.cols);
     base.act_stride = kernels::ActTokenBytes(padded);
     uint8_t* act = Scratch(base.act_stride * n_tokens);
-    QuantizeActivations(kind, x, w.cols, n_tokens, act, base.act_stride, pool);
+    QuantizeActivations(kind, path, x, w.cols, n_tokens, act, base.act_stride, pool);
     base.act = act;
   }
   RunTiles(tile, base, w.rows, n_tokens, pool);
