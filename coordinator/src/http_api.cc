@@ -114,18 +114,29 @@ void HttpApi::Impl::PutBlob(const Request& req, Response& res,
     SendError(res, 400, "invalid_digest", "blob names are sha256 hex digests");
     return;
   }
+  if (req.get_header_value<uint64_t>("Content-Length") > ctx.blobs->max_blob_bytes()) {
+    SendError(
+        res, 413, "too_large",
+        "blob exceeds the limit of " + std::to_string(ctx.blobs->max_blob_bytes()) + " bytes");
+    return;
+  }
   auto writer = ctx.blobs->BeginWrite();
   if (!writer.ok()) {
     SendError(res, 503, "io_error", writer.status().message());
     return;
   }
   Status append;
-  reader([&](const char* data, size_t size) {
+  const bool complete = reader([&](const char* data, size_t size) {
     append = (*writer)->Append(std::string_view(data, size));
     return append.ok();
   });
   if (!append.ok()) {
-    SendError(res, HttpStatusOf(append), "too_large", append.message());
+    bool too_large = append.code() == StatusCode::kResourceExhausted;
+    SendError(res, HttpStatusOf(append), too_large ? "too_large" : "io_error", append.message());
+    return;
+  }
+  if (!complete) {
+    SendError(res, 400, "incomplete_upload", "the request body ended early");
     return;
   }
   auto size = (*writer)->Commit(digest);

@@ -1,0 +1,178 @@
+// SqliteStore against real database files in a temp dir.
+#include "edgefarm/coordinator/sqlite_store.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include "test_support.h"
+
+namespace edgefarm::coordinator {
+namespace {
+
+RunRecord MakeRun(const std::string& id) {
+  RunRecord run;
+  run.id = id;
+  run.name = "stories";
+  run.state = RunState::kRunning;
+  run.pipeline_file = ".edgefarm.yml";
+  run.pipeline_yaml = "name: stories\n";
+  run.files = {{"models/m.gguf", std::string(64, 'a')}};
+  run.created_at_ms = 1000;
+  return run;
+}
+
+JobRecord Job(const std::string& id, const std::string& run_id, int seq) {
+  JobRecord job;
+  job.id = id;
+  job.run_id = run_id;
+  job.seq = seq;
+  job.name = "llama_cpp/intel-x86";
+  job.framework = "llama_cpp";
+  job.target = "intel-x86";
+  job.state = JobState::kUnschedulable;
+  job.required_tags = {{"arch", "x86_64"}};
+  job.missing_tags = {"arch=x86_64"};
+  job.needs = {"lint"};
+  job.engine_job_json = R"({"schema":"edgefarm.job/v1"})";
+  job.inputs = {{"model", std::string(64, 'a'), 42}};
+  job.artifacts = {{"model.gguf", std::string(64, 'b'), 7}};
+  job.attempt = 2;
+  job.infra_failures = 1;
+  return job;
+}
+
+TEST(SqliteStoreTest, MigratesAnEmptyDatabaseToTheCurrentVersion) {
+  edgefarm::testing::TempDir dir;
+  auto store = SqliteStore::Open(dir / "c.db");
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->SchemaVersion(), SqliteStore::kSchemaVersion);
+  auto snapshot = (*store)->Load();
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_TRUE(snapshot->runs.empty());
+  store->reset();
+  // Reopening applies nothing twice.
+  auto again = SqliteStore::Open(dir / "c.db");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->SchemaVersion(), SqliteStore::kSchemaVersion);
+}
+
+TEST(SqliteStoreTest, UsesWalWithFullSync) {
+  edgefarm::testing::TempDir dir;
+  ASSERT_TRUE(SqliteStore::Open(dir / "c.db").ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "c.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0)), "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+}
+
+TEST(SqliteStoreTest, RefusesADatabaseFromANewerCoordinator) {
+  edgefarm::testing::TempDir dir;
+  ASSERT_TRUE(SqliteStore::Open(dir / "c.db").ok());
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "c.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "INSERT INTO schema_version VALUES(99)", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = SqliteStore::Open(dir / "c.db");
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kFailedPrecondition);
+}
+
+TEST(SqliteStoreTest, CommittedRowsSurviveReopen) {
+  edgefarm::testing::TempDir dir;
+  {
+    auto store = SqliteStore::Open(dir / "c.db");
+    ASSERT_TRUE(store.ok());
+    ChangeSet c;
+    c.runs.push_back(MakeRun("run-1"));
+    c.jobs.push_back(Job("run-1-0", "run-1", 0));
+    AttemptRecord a;
+    a.job_id = "run-1-0";
+    a.attempt = 2;
+    a.worker_id = "w";
+    a.lease_hash = std::string(64, 'c');
+    a.state = AttemptState::kRunning;
+    a.cpu_seconds = 1.5;
+    c.attempts.push_back(a);
+    c.workers.push_back({"w", "worker", {{"arch", "x86_64"}}, 4, WorkerState::kLive, "0.1", 5});
+    c.blobs.push_back({std::string(64, 'a'), 42, 9});
+    c.tokens.push_back({"admin", std::string(64, 'd'), 1});
+    c.events.push_back({0, 1, "run.created", "run-1", "{}"});
+    ASSERT_TRUE((*store)->Commit(c).ok());
+  }
+  auto store = SqliteStore::Open(dir / "c.db");
+  ASSERT_TRUE(store.ok());
+  auto s = (*store)->Load();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->runs.size(), 1u);
+  EXPECT_EQ(s->runs[0].files, MakeRun("run-1").files);
+  EXPECT_EQ(s->runs[0].state, RunState::kRunning);
+  ASSERT_EQ(s->jobs.size(), 1u);
+  const JobRecord& j = s->jobs[0];
+  EXPECT_EQ(j.state, JobState::kUnschedulable);
+  EXPECT_EQ(j.missing_tags, std::vector<std::string>{"arch=x86_64"});
+  EXPECT_EQ(j.needs, std::vector<std::string>{"lint"});
+  ASSERT_EQ(j.inputs.size(), 1u);
+  EXPECT_EQ(j.inputs[0].size, 42u);
+  ASSERT_EQ(j.artifacts.size(), 1u);
+  EXPECT_EQ(j.attempt, 2u);
+  ASSERT_EQ(s->attempts.size(), 1u);
+  EXPECT_EQ(s->attempts[0].state, AttemptState::kRunning);
+  EXPECT_DOUBLE_EQ(s->attempts[0].cpu_seconds, 1.5);
+  ASSERT_EQ(s->workers.size(), 1u);
+  EXPECT_EQ(s->workers[0].slots, 4u);
+  EXPECT_EQ(s->blobs.size(), 1u);
+  EXPECT_EQ(s->tokens.size(), 1u);
+  auto events = (*store)->Events(0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].kind, "run.created");
+}
+
+TEST(SqliteStoreTest, AChangeSetIsOneTransaction) {
+  edgefarm::testing::TempDir dir;
+  auto store = SqliteStore::Open(dir / "c.db");
+  ASSERT_TRUE(store.ok());
+  ChangeSet c;
+  for (int i = 0; i < 50; ++i) {
+    c.jobs.push_back(Job("run-1-" + std::to_string(i), "run-1", i));
+    c.events.push_back({0, i, "job.state", "run-1-" + std::to_string(i), "{}"});
+  }
+  const int64_t before = (*store)->TransactionsCommitted();
+  ASSERT_TRUE((*store)->Commit(c).ok());
+  EXPECT_EQ((*store)->TransactionsCommitted(), before + 1);
+  // A later row for the same id in one change set wins.
+  ChangeSet twice;
+  JobRecord job = Job("run-1-0", "run-1", 0);
+  twice.jobs.push_back(job);
+  job.state = JobState::kSucceeded;
+  twice.jobs.push_back(job);
+  ASSERT_TRUE((*store)->Commit(twice).ok());
+  auto s = (*store)->Load();
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->jobs.size(), 50u);
+  EXPECT_EQ(s->jobs[0].state, JobState::kSucceeded);
+}
+
+TEST(SqliteStoreTest, EventsAreAppendOnly) {
+  edgefarm::testing::TempDir dir;
+  ASSERT_TRUE(SqliteStore::Open(dir / "c.db").ok());
+  {
+    auto store = SqliteStore::Open(dir / "c.db");
+    ChangeSet c;
+    c.events.push_back({0, 1, "run.created", "run-1", "{}"});
+    ASSERT_TRUE((*store)->Commit(c).ok());
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "c.db").c_str(), &db), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "UPDATE events SET kind='x'", nullptr, nullptr, nullptr), SQLITE_OK);
+  EXPECT_NE(sqlite3_exec(db, "DELETE FROM events", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+}  // namespace
+}  // namespace edgefarm::coordinator
