@@ -5,8 +5,9 @@
 // `generation_`; workers spin on it for a short while (a few tens of microseconds) and only then
 // block in std::atomic::wait (a futex on Linux). Work is handed out in chunks from an atomic
 // cursor, so a thread that was descheduled (2 cores shared with other processes) does not hold
-// the others back. The caller works too and then waits for `pending_` to drop to zero the same
-// way: spin, then block.
+// the others back. The caller works too; when the cursor runs out it closes the job and waits
+// only for helpers that actually joined it (spin, then block) — never for a helper that has not
+// woken up yet, which on an oversubscribed machine can take a whole scheduler time slice.
 #include "edgefarm/engine/thread_pool.h"
 
 #include <algorithm>
@@ -48,6 +49,13 @@ void SpinThenWait(const std::atomic<T>& value, T old) {
 }  // namespace
 
 struct ThreadPool::Impl {
+  // Bits of `job`: the job's generation (high 32), whether it still admits helpers, and the
+  // count of helpers inside it (low 31). A helper joins only the open job of the generation it
+  // was woken for, so the caller never waits for a thread that has not started: a helper that the
+  // OS schedules late finds the job closed and goes back to waiting.
+  static constexpr uint64_t kOpen = uint64_t{1} << 31;
+  static constexpr uint64_t kCountMask = kOpen - 1;
+
   int threads = 1;
   std::vector<std::thread> workers;
 
@@ -57,7 +65,7 @@ struct ThreadPool::Impl {
   int64_t chunk = 1;
   alignas(64) std::atomic<int64_t> cursor{0};
   alignas(64) std::atomic<uint64_t> generation{0};
-  alignas(64) std::atomic<int> pending{0};
+  alignas(64) std::atomic<uint64_t> job{0};
   std::atomic<bool> stop{false};
 
   void RunChunks(int thread_index) {
@@ -68,14 +76,39 @@ struct ThreadPool::Impl {
     }
   }
 
+  // Joins job `gen` if it is still open; returns whether it did.
+  bool TryJoin(uint64_t gen) {
+    uint64_t s = job.load(std::memory_order_acquire);
+    while ((s >> 32) == (gen & 0xffffffffu) && (s & kOpen) != 0) {
+      if (job.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) return true;
+    }
+    return false;
+  }
+
+  void Leave() {
+    const uint64_t before = job.fetch_sub(1, std::memory_order_acq_rel);
+    if ((before & kCountMask) == 1 && (before & kOpen) == 0) job.notify_all();
+  }
+
   void WorkerLoop(int thread_index) {
     uint64_t seen = 0;
     for (;;) {
       SpinThenWait(generation, seen);
       seen = generation.load(std::memory_order_acquire);
       if (stop.load(std::memory_order_acquire)) return;
-      RunChunks(thread_index);
-      if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1) pending.notify_one();
+      if (TryJoin(seen)) {
+        RunChunks(thread_index);
+        Leave();
+      }
+    }
+  }
+
+  // Closes the job to newcomers and waits for the helpers inside it to finish their chunks.
+  void CloseAndWait() {
+    uint64_t s = job.fetch_and(~kOpen, std::memory_order_acq_rel) & ~kOpen;
+    while ((s & kCountMask) != 0) {
+      SpinThenWait(job, s);
+      s = job.load(std::memory_order_acquire);
     }
   }
 };
@@ -110,19 +143,16 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
   // A few chunks per thread balances load when a core is busy elsewhere, while keeping each
   // thread's rows mostly contiguous.
   const int64_t per_thread = (n + s.threads - 1) / s.threads;
-  int64_t chunk = std::max(grain, (per_thread + 3) / 4);
   s.fn = &fn;
   s.n = n;
-  s.chunk = chunk;
+  s.chunk = std::max(grain, (per_thread + 3) / 4);
   s.cursor.store(0, std::memory_order_relaxed);
-  s.pending.store(s.threads - 1, std::memory_order_relaxed);
-  s.generation.fetch_add(1, std::memory_order_acq_rel);
+  const uint64_t gen = s.generation.load(std::memory_order_relaxed) + 1;
+  s.job.store(((gen & 0xffffffffu) << 32) | Impl::kOpen, std::memory_order_release);
+  s.generation.store(gen, std::memory_order_release);
   s.generation.notify_all();
   s.RunChunks(0);
-  for (int v = s.pending.load(std::memory_order_acquire); v != 0;
-       v = s.pending.load(std::memory_order_acquire)) {
-    SpinThenWait(s.pending, v);
-  }
+  s.CloseAndWait();
   s.fn = nullptr;
 }
 
