@@ -61,8 +61,8 @@ if [[ -n "${LLAMA_BENCH:-}" && -x "${LLAMA_BENCH}" ]]; then
 import json, sys
 for line in sys.stdin:
     j = json.loads(line)
-    test = f"pp{j[\"n_prompt\"]}" if j["n_prompt"] else f"tg{j[\"n_gen\"]}"
-    print(f"{sys.argv[1]:<16} llama.cpp {test:<6} {j[\"avg_ts\"]:>10.1f} ± {j[\"stddev_ts\"]:.1f} t/s")
+    test = "pp%d" % j["n_prompt"] if j["n_prompt"] else "tg%d" % j["n_gen"]
+    print("%-16s llama.cpp %-6s %10.1f ± %.1f t/s" % (sys.argv[1], test, j["avg_ts"], j["stddev_ts"]))
     print(json.dumps({"model": sys.argv[1], "engine": "llama.cpp", "test": test,
                       "avg_ts": j["avg_ts"], "stddev_ts": j["stddev_ts"]}))
 ' "$m"

@@ -48,6 +48,10 @@ void ApplyRope(float* x, int n_rot, const float* cos_t, const float* sin_t) {
   }
 }
 
+// Multiply-adds below which a parallel region costs more than it saves (a dispatch is a few
+// microseconds; on a loaded machine, a scheduling delay of the helper threads).
+constexpr int64_t kMinParallelWork = 1 << 16;
+
 void AddInPlace(float* dst, const float* src, size_t n) {
   for (size_t i = 0; i < n; ++i) dst[i] += src[i];
 }
@@ -152,14 +156,23 @@ void LlamaContext::Embed(std::span<const int32_t> tokens) {
 }
 
 void LlamaContext::MatMulAuto(const WeightView& w, const float* x, int n, float* out) {
-  MatMul(w, x, n, out, pool_.get(), path_);
+  const bool small = w.rows * w.cols * n < kMinParallelWork;
+  MatMul(w, x, n, out, small ? nullptr : pool_.get(), path_);
 }
 
 void LlamaContext::MatVecMulti(std::span<const WeightView* const> weights, const float* x,
                                std::span<float* const> outs) {
   int64_t total = 0;
-  for (const WeightView* w : weights) total += w->rows;
+  int64_t work = 0;
+  for (const WeightView* w : weights) {
+    total += w->rows;
+    work += w->rows * w->cols;
+  }
   const KernelPath path = path_;
+  if (work < kMinParallelWork) {
+    for (size_t i = 0; i < weights.size(); ++i) MatMul(*weights[i], x, 1, outs[i], nullptr, path);
+    return;
+  }
   pool_->ParallelFor(total, 16, [&](int64_t begin, int64_t end, int) {
     int64_t offset = 0;
     for (size_t i = 0; i < weights.size(); ++i) {
@@ -238,7 +251,7 @@ void LlamaContext::Attend(int il, int n, int pos) {
   const size_t scratch_per_thread = AttentionScratchFloats(n_ctx_, hd);
   // Work items are (head, block of queries); blocks keep each thread's K/V rows hot in cache.
   const int n_qblocks = (n + kAttentionQueryBlock - 1) / kAttentionQueryBlock;
-  pool_->ParallelFor(int64_t{h.n_head} * n_qblocks, 1, [&](int64_t begin, int64_t end, int thread) {
+  auto attend = [&](int64_t begin, int64_t end, int thread) {
     float* scratch = &buf_->scratch[static_cast<size_t>(thread) * scratch_per_thread];
     for (int64_t item = begin; item < end; ++item) {
       const int hh = static_cast<int>(item / n_qblocks);
@@ -249,7 +262,13 @@ void LlamaContext::Attend(int il, int n, int pos) {
                  k_layer + kh * head_stride, v_layer + kh * head_stride, scratch,
                  &buf_->att[static_cast<size_t>(t0) * h.n_embd + hh * hd]);
     }
-  });
+  };
+  const int64_t items = int64_t{h.n_head} * n_qblocks;
+  if (int64_t{h.n_head} * n * (pos + n) * hd < kMinParallelWork) {
+    attend(0, items, 0);
+  } else {
+    pool_->ParallelFor(items, 1, attend);
+  }
 }
 
 void LlamaContext::FeedForwardBlock(const LlamaLayer& layer, int n) {
