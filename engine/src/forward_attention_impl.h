@@ -79,7 +79,13 @@ void WeightedSum(const float* p, int n, const float* v, int hd, float* out) {
 // range softmax and SiLU use), in plain float code the compiler vectorises; std::exp is a call.
 inline float FastExp(float x) {
   x = std::min(std::max(x, -87.0f), 88.0f);
-  const float n = std::floor(x * 1.44269504088896341f + 0.5f);
+  // Round x·log2(e) to the nearest integer by adding 1.5·2^23: the integer lands in the low
+  // mantissa bits (no floor() call, which would stop vectorisation).
+  const float shifted = x * 1.44269504088896341f + 12582912.0f;
+  const float n = shifted - 12582912.0f;
+  int32_t n_int;
+  std::memcpy(&n_int, &shifted, sizeof(n_int));
+  n_int -= 0x4B400000;
   const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
   float p = 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
@@ -88,7 +94,7 @@ inline float FastExp(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   const float y = p * r * r + r + 1.0f;
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  const int32_t bits = (n_int + 127) * (1 << 23);
   float scale;
   std::memcpy(&scale, &bits, sizeof(scale));
   return y * scale;
@@ -96,11 +102,24 @@ inline float FastExp(float x) {
 
 // In place: scores row -> probabilities over [0, n_valid), zero over [n_valid, n_total).
 void Softmax(float* s, int n_valid, int n_total) {
+  // Eight running lanes for the max and the sum, so both reductions vectorise.
+  float lane_max[8];
+  float lane_sum[8] = {};
+  for (int k = 0; k < 8; ++k) lane_max[k] = s[0];
+  int j8 = n_valid / 8 * 8;
+  for (int j = 0; j < j8; j += 8) {
+    for (int k = 0; k < 8; ++k) lane_max[k] = std::max(lane_max[k], s[j + k]);
+  }
   float max = s[0];
-  for (int j = 1; j < n_valid; ++j) max = std::max(max, s[j]);
+  for (int k = 0; k < 8; ++k) max = std::max(max, lane_max[k]);
+  for (int j = j8; j < n_valid; ++j) max = std::max(max, s[j]);
   for (int j = 0; j < n_valid; ++j) s[j] = FastExp(s[j] - max);
+  for (int j = 0; j < j8; j += 8) {
+    for (int k = 0; k < 8; ++k) lane_sum[k] += s[j + k];
+  }
   float sum = 0.0f;
-  for (int j = 0; j < n_valid; ++j) sum += s[j];
+  for (int k = 0; k < 8; ++k) sum += lane_sum[k];
+  for (int j = j8; j < n_valid; ++j) sum += s[j];
   const float inv = 1.0f / sum;
   for (int j = 0; j < n_valid; ++j) s[j] *= inv;
   for (int j = n_valid; j < n_total; ++j) s[j] = 0.0f;
