@@ -131,7 +131,7 @@ void ParseEval(YamlReader& reader, const YAML::Node& node, EvalSpec* spec) {
   if (!reader.ExpectMap(node, "eval")) return;
   reader.CheckKeys(node, InSection("eval"), {"ctx", "max_chunks"});
   if (const YAML::Node n = node["ctx"]) {
-    if (auto v = reader.Int(n, "eval.ctx", 8, 1 << 20)) spec->ctx = static_cast<int>(*v);
+    if (auto v = reader.Int(n, "eval.ctx", 4, 65536)) spec->ctx = static_cast<int>(*v);
   }
   if (const YAML::Node n = node["max_chunks"]) {
     if (auto v = reader.Int(n, "eval.max_chunks", 0, 1 << 20)) {
