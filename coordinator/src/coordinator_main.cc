@@ -73,7 +73,9 @@ int RunCoordinatorCommand(int argc, char** argv) {
     std::cerr << "edgefarm coordinator: " << error << "\n" << kUsage;
     return 2;
   }
-  auto logger = spdlog::stderr_color_mt("coordinator");
+  // Not registered globally: a second call in one process must not collide with the first.
+  auto logger = std::make_shared<spdlog::logger>(
+      "coordinator", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
   logger->set_level(spdlog::level::from_str(level));
 
   sigset_t signals;
@@ -93,7 +95,6 @@ int RunCoordinatorCommand(int argc, char** argv) {
   sigwait(&signals, &signal);
   logger->info("received signal {}, stopping", signal);
   coordinator.Stop();
-  spdlog::drop("coordinator");
   return 0;
 }
 

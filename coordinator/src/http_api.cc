@@ -114,12 +114,6 @@ void HttpApi::Impl::PutBlob(const Request& req, Response& res,
     SendError(res, 400, "invalid_digest", "blob names are sha256 hex digests");
     return;
   }
-  if (req.get_header_value<uint64_t>("Content-Length") > ctx.blobs->max_blob_bytes()) {
-    SendError(
-        res, 413, "too_large",
-        "blob exceeds the limit of " + std::to_string(ctx.blobs->max_blob_bytes()) + " bytes");
-    return;
-  }
   auto writer = ctx.blobs->BeginWrite();
   if (!writer.ok()) {
     SendError(res, 503, "io_error", writer.status().message());
@@ -136,7 +130,15 @@ void HttpApi::Impl::PutBlob(const Request& req, Response& res,
     return;
   }
   if (!complete) {
-    SendError(res, 400, "incomplete_upload", "the request body ended early");
+    // httplib drains a body longer than the payload limit and marks the response 413, so the
+    // client reads our answer instead of a reset connection.
+    if (res.status == 413) {
+      SendError(
+          res, 413, "too_large",
+          "blob exceeds the limit of " + std::to_string(ctx.blobs->max_blob_bytes()) + " bytes");
+    } else {
+      SendError(res, 400, "incomplete_upload", "the request body ended early");
+    }
     return;
   }
   auto size = (*writer)->Commit(digest);

@@ -47,6 +47,35 @@ class FakeWorkerPeer {
 
 class CoordinatorIntegrationTest : public CoordinatorFixture {
  protected:
+  v1::Envelope RegisterMessage(const std::string& id) {
+    v1::Envelope reg;
+    reg.mutable_register_()->set_worker_id(id);
+    reg.mutable_register_()->set_name("test worker");
+    reg.mutable_register_()->set_slots(1);
+    reg.mutable_register_()->set_enrol_token(worker_token_);
+    (*reg.mutable_register_()->mutable_tags())["arch"] = "x86_64";
+    (*reg.mutable_register_()->mutable_tags())["cpu.vendor"] = "intel";
+    return reg;
+  }
+  std::string SubmitCellRun() {
+    EXPECT_EQ(PutBlob("model", admin_token_), 201);
+    EXPECT_EQ(PutBlob("eval", admin_token_), 201);
+    auto res = PostRun(kCellPipeline,
+                       {{"models/m.gguf", Sha256Hex("model")}, {"data/e.txt", Sha256Hex("eval")}});
+    EXPECT_TRUE(res && res->status == 201);
+    return res ? json::parse(res->body, nullptr, false).value("run_id", "") : "";
+  }
+  static v1::Envelope Succeeded(const v1::Assign& a) {
+    v1::Envelope result;
+    v1::JobResult* r = result.mutable_result();
+    r->set_job_id(a.job_id());
+    r->set_attempt(a.attempt());
+    r->set_lease_token(a.lease_token());
+    r->set_outcome(v1::OUTCOME_SUCCEEDED);
+    r->set_result_json(R"({"schema":"edgefarm.result/v1"})");
+    return result;
+  }
+
   int64_t BadFrames() {
     auto res = client_->Get("/api/v1/health");
     return res ? json::parse(res->body)["bad_frames"].get<int64_t>() : -1;
@@ -170,6 +199,45 @@ TEST_F(CoordinatorIntegrationTest, WorkerSessionRunsAJobToCompletion) {
   EXPECT_EQ(workers["workers"][0]["state"], "live");
   EXPECT_EQ(workers["workers"][0]["running"], 0);
   EXPECT_GE(BadFrames(), 1);
+}
+
+TEST_F(CoordinatorIntegrationTest, RunningJobSurvivesACoordinatorRestart) {
+  auto peer = std::make_unique<FakeWorkerPeer>(context_, zmq_endpoint_, "w1");
+  peer->Send(RegisterMessage("w1"));
+  ASSERT_TRUE(peer->Expect(v1::Envelope::kWelcome).has_value());
+  const std::string run_id = SubmitCellRun();
+  auto assign = peer->Expect(v1::Envelope::kAssign);
+  ASSERT_TRUE(assign.has_value());
+  const v1::Assign a = assign->assign();
+  v1::Envelope accept;
+  accept.mutable_accept()->set_job_id(a.job_id());
+  accept.mutable_accept()->set_attempt(1);
+  accept.mutable_accept()->set_lease_token(a.lease_token());
+  peer->Send(accept);
+  ASSERT_TRUE(edgefarm::testing::WaitFor(
+      [&] { return GetJson("/api/v1/jobs/" + a.job_id())["state"] == "running"; }));
+
+  StopCoordinator();
+  peer.reset();
+  StartCoordinator();  // same data dir, new ports
+  EXPECT_EQ(GetJson("/api/v1/jobs/" + a.job_id())["state"], "running");
+  peer = std::make_unique<FakeWorkerPeer>(context_, zmq_endpoint_, "w1");
+  v1::Envelope reg = RegisterMessage("w1");
+  v1::RunningJob* running = reg.mutable_register_()->add_running();
+  running->set_job_id(a.job_id());
+  running->set_attempt(1);
+  running->set_lease_token(a.lease_token());
+  peer->Send(reg);
+  auto welcome = peer->Expect(v1::Envelope::kWelcome);
+  ASSERT_TRUE(welcome.has_value());
+  EXPECT_EQ(welcome->welcome().unknown_jobs_size(), 0);
+  peer->Send(Succeeded(a));
+  auto ack = peer->Expect(v1::Envelope::kResultAck);
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_TRUE(ack->result_ack().accepted()) << ack->result_ack().reason();
+  auto run = GetJson("/api/v1/runs/" + run_id);
+  EXPECT_EQ(run["state"], "succeeded");
+  EXPECT_EQ(run["jobs"][0]["attempts"].size(), 1u);  // not run again
 }
 
 }  // namespace
