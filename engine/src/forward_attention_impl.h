@@ -75,29 +75,43 @@ void WeightedSum(const float* p, int n, const float* v, int hd, float* out) {
   }
 }
 
-// exp(x) by Cody-Waite range reduction and Cephes' degree-6 polynomial (about 1 ulp over the
-// range softmax and SiLU use), in plain float code the compiler vectorises; std::exp is a call.
-inline float FastExp(float x) {
-  x = std::min(std::max(x, -87.0f), 88.0f);
+typedef int32_t I8 __attribute__((vector_size(32)));
+
+// exp(x) for eight lanes by Cody-Waite range reduction and Cephes' degree-6 polynomial (about
+// 1 ulp). Written on vector types rather than as a scalar function for the auto-vectoriser: a
+// scalar clamp gets if-converted into computing both arms, and the discarded arm produces
+// denormals whose microcode assists cost ~70x the whole computation.
+inline V8 FastExp8(V8 x) {
+  x = x < -87.0f ? V8{} - 87.0f : x;
+  x = x > 88.0f ? V8{} + 88.0f : x;
   // Round x·log2(e) to the nearest integer by adding 1.5·2^23: the integer lands in the low
-  // mantissa bits (no floor() call, which would stop vectorisation).
-  const float shifted = x * 1.44269504088896341f + 12582912.0f;
-  const float n = shifted - 12582912.0f;
-  int32_t n_int;
-  std::memcpy(&n_int, &shifted, sizeof(n_int));
-  n_int -= 0x4B400000;
-  const float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-  float p = 1.9875691500e-4f;
+  // mantissa bits.
+  const V8 shifted = x * 1.44269504088896341f + 12582912.0f;
+  const V8 n = shifted - 12582912.0f;
+  const I8 n_int = __builtin_bit_cast(I8, shifted) - 0x4B400000;
+  const V8 r = x - n * 0.693359375f + n * 2.12194440e-4f;
+  V8 p = V8{} + 1.9875691500e-4f;
   p = p * r + 1.3981999507e-3f;
   p = p * r + 8.3334519073e-3f;
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  const float y = p * r * r + r + 1.0f;
-  const int32_t bits = (n_int + 127) * (1 << 23);
-  float scale;
-  std::memcpy(&scale, &bits, sizeof(scale));
-  return y * scale;
+  const V8 y = p * r * r + r + 1.0f;
+  const I8 bits = (n_int + 127) << 23;
+  return y * __builtin_bit_cast(V8, bits);
+}
+
+// dst[i] = f(src[i]) for eight lanes at a time; the tail goes through a zero-padded block.
+template <typename F>
+void Map8(const float* src, float* dst, int64_t n, F f) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) Store8(dst + i, f(Load8(src + i), i));
+  if (i < n) {
+    float tmp[8] = {};
+    std::memcpy(tmp, src + i, sizeof(float) * static_cast<size_t>(n - i));
+    Store8(tmp, f(Load8(tmp), i));
+    std::memcpy(dst + i, tmp, sizeof(float) * static_cast<size_t>(n - i));
+  }
 }
 
 // In place: scores row -> probabilities over [0, n_valid), zero over [n_valid, n_total).
@@ -113,7 +127,7 @@ void Softmax(float* s, int n_valid, int n_total) {
   float max = s[0];
   for (int k = 0; k < 8; ++k) max = std::max(max, lane_max[k]);
   for (int j = j8; j < n_valid; ++j) max = std::max(max, s[j]);
-  for (int j = 0; j < n_valid; ++j) s[j] = FastExp(s[j] - max);
+  Map8(s, s, n_valid, [max](V8 v, int64_t) { return FastExp8(v - max); });
   for (int j = 0; j < j8; j += 8) {
     for (int k = 0; k < 8; ++k) lane_sum[k] += s[j + k];
   }
@@ -149,7 +163,17 @@ void Attend(const AttentionParams& p, const float* q, int nq, int first_pos, con
 }  // namespace
 
 void EF_SWIGLU_FN(float* g, const float* u, size_t n) {
-  for (size_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + FastExp(-g[i])) * u[i];
+  Map8(g, g, static_cast<int64_t>(n), [u, n](V8 gv, int64_t i) {
+    V8 uv;
+    if (i + 8 <= static_cast<int64_t>(n)) {
+      uv = Load8(u + i);
+    } else {
+      float tmp[8] = {};
+      std::memcpy(tmp, u + i, sizeof(float) * static_cast<size_t>(static_cast<int64_t>(n) - i));
+      uv = Load8(tmp);
+    }
+    return gv / (1.0f + FastExp8(-gv)) * uv;
+  });
 }
 
 void EF_ATTENTION_FN(const AttentionParams& p, const float* q, int nq, int first_pos,
