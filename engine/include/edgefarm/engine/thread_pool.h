@@ -21,8 +21,7 @@ class ThreadPool {
 
   int threads() const;
   // fn(begin, end, thread_index) for disjoint ranges covering [0, n); grain is the minimum range.
-  void ParallelFor(int64_t n, int64_t grain,
-                   const std::function<void(int64_t, int64_t, int)>& fn);
+  void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t, int)>& fn);
 
  private:
   struct Impl;
