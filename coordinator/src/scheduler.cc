@@ -342,7 +342,9 @@ void Scheduler::JobFailure(JobRecord& job, AttemptRecord& attempt, const std::st
 }
 
 void Scheduler::MarkWorkerLost(WorkerSession& worker, const std::string& reason) {
-  logger_->warn("worker {} lost: {}", worker.record.id, reason);
+  // A goodbye is an orderly shutdown, not an incident.
+  logger_->log(reason == kGoodbyeReason ? spdlog::level::info : spdlog::level::warn,
+               "worker {} lost: {}", worker.record.id, reason);
   worker.record.state = WorkerState::kLost;
   dirty_workers_.insert(worker.record.id);
   AddEvent("worker.lost", worker.record.id, json{{"reason", reason}}.dump());

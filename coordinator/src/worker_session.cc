@@ -93,7 +93,7 @@ void Scheduler::HandleMessage(const std::string& identity, const v1::Envelope& e
       OnResult(worker, env.result());
       break;
     case v1::Envelope::kGoodbye:
-      MarkWorkerLost(worker, "said goodbye");
+      MarkWorkerLost(worker, kGoodbyeReason);
       break;
     case v1::Envelope::kError:
       logger_->warn("worker {} reported an error: {}: {}", identity, env.error().code(),

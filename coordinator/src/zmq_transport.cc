@@ -33,6 +33,9 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::Bind(const ZmqTransportOptio
     impl->socket.set(zmq::sockopt::rcvhwm, options.high_water_mark);
     impl->socket.set(zmq::sockopt::maxmsgsize, options.max_message_bytes);
     impl->socket.set(zmq::sockopt::router_mandatory, 1);
+    // A worker that reconnects (new socket, same routing id) takes its identity over at once
+    // instead of being ignored until the old connection is noticed dead.
+    impl->socket.set(zmq::sockopt::router_handover, 1);
     impl->socket.set(zmq::sockopt::linger, 0);
     impl->socket.bind(options.listen);
     std::string endpoint = impl->socket.get(zmq::sockopt::last_endpoint);

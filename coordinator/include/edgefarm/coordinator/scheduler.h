@@ -33,6 +33,9 @@
 
 namespace edgefarm::coordinator {
 
+// Why a worker that sent Goodbye is no longer live.
+inline constexpr char kGoodbyeReason[] = "said goodbye";
+
 struct SchedulerOptions {
   std::chrono::milliseconds heartbeat_interval{2000};
   int missed_heartbeats = 3;  // a worker silent for this many intervals is lost
