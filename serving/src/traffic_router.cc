@@ -1,0 +1,333 @@
+// cpp-httplib adapter for the traffic router. Each proxied request opens its own upstream
+// httplib::Client: clients are not safe for concurrent use, and a connect on loopback costs far
+// less than a completion. The slot is chosen and the upstream address copied under one lock; the
+// upstream call runs outside it. Samples live in a per-slot deque pruned by age on every record
+// and snapshot, so memory stays bounded by the window and the count cap.
+#include "edgefarm/serving/traffic_router.h"
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <deque>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "edgefarm/serving/latency_stats.h"
+
+namespace edgefarm::serving {
+
+using Json = nlohmann::json;
+
+namespace {
+
+struct Upstream {
+  std::string host;
+  int port = 0;
+  bool attached() const { return port > 0; }
+};
+
+Result<Upstream> ParseUpstream(std::string_view url) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) {
+    return InvalidArgument("upstream URL must start with http://");
+  }
+  std::string_view rest = url.substr(kScheme.size());
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  const size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return InvalidArgument("upstream URL must be http://HOST:PORT");
+  }
+  int port = 0;
+  const std::string_view port_text = rest.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 1 || port > 65535) {
+    return InvalidArgument("upstream URL has a bad port");
+  }
+  return Upstream{std::string(rest.substr(0, colon)), port};
+}
+
+struct Sample {
+  std::chrono::steady_clock::time_point at;
+  double latency_ms;
+  bool error;
+};
+
+std::string ErrorBody(std::string_view code, std::string_view message) {
+  return Json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+Json StatsJson(const SlotStats& s) {
+  return Json{{"requests", s.requests}, {"errors", s.errors}, {"error_rate", s.error_rate},
+              {"p50_ms", s.p50_ms},     {"p95_ms", s.p95_ms}, {"p99_ms", s.p99_ms}};
+}
+
+}  // namespace
+
+std::string_view SlotName(Slot slot) {
+  return slot == Slot::kBlue ? "blue" : "green";
+}
+
+Result<Slot> ParseSlot(std::string_view name) {
+  if (name == "blue") return Slot::kBlue;
+  if (name == "green") return Slot::kGreen;
+  return InvalidArgument("slot must be \"blue\" or \"green\"");
+}
+
+void WeightedSplit::Reset(int candidate_weight) {
+  weight_ = candidate_weight;
+  n_ = 0;
+}
+
+bool WeightedSplit::NextIsCandidate() {
+  const uint64_t w = static_cast<uint64_t>(weight_);
+  const bool candidate = (n_ + 1) * w / 100 > n_ * w / 100;
+  n_ = (n_ + 1) % 100;  // the pattern repeats every 100 requests
+  return candidate;
+}
+
+RouterOptions DefaultRouterOptions() {
+  return RouterOptions{};
+}
+
+struct TrafficRouter::Impl {
+  RouterOptions options;
+  std::shared_ptr<spdlog::logger> log;
+  const Clock* clock = nullptr;
+  httplib::Server http;
+  std::thread thread;
+  int port = 0;
+  bool started = false;
+
+  mutable std::mutex mu;  // guards everything below
+  Upstream upstreams[2];
+  Slot live = Slot::kBlue;
+  WeightedSplit split;
+  mutable std::deque<Sample> samples[2];
+
+  void Route();
+  void Forward(const httplib::Request& req, httplib::Response& res);
+  void Record(Slot slot, double latency_ms, bool error);
+  void PruneLocked(Slot slot, std::chrono::steady_clock::time_point now) const;
+  SlotStats SnapshotLocked(Slot slot) const;
+  std::string StatusJson() const;
+};
+
+void TrafficRouter::Impl::Route() {
+  auto forward = [this](const httplib::Request& req, httplib::Response& res) { Forward(req, res); };
+  http.Post("/v1/completions", forward);
+  http.Get("/health", forward);
+  http.Get("/router/status", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(StatusJson(), "application/json");
+  });
+  http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (res.body.empty()) {
+      res.set_content(ErrorBody(res.status == 404 ? "not_found" : "bad_request",
+                                "HTTP " + std::to_string(res.status) + " for " + req.path),
+                      "application/json");
+    }
+  });
+  http.set_exception_handler(
+      [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_content(ErrorBody("internal", "unexpected error"), "application/json");
+        log->error("traffic router: exception in a request handler");
+      });
+}
+
+void TrafficRouter::Impl::Forward(const httplib::Request& req, httplib::Response& res) {
+  Slot slot;
+  Upstream up;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    slot = split.NextIsCandidate() ? OtherSlot(live) : live;
+    up = upstreams[static_cast<int>(slot)];
+  }
+  res.set_header("X-Edgefarm-Slot", std::string(SlotName(slot)));
+  const auto start = std::chrono::steady_clock::now();
+  httplib::Result r{nullptr, httplib::Error::Connection};
+  if (up.attached()) {
+    httplib::Client client(up.host, up.port);
+    client.set_connection_timeout(std::chrono::milliseconds(options.upstream_connect_timeout_ms));
+    client.set_read_timeout(std::chrono::milliseconds(options.upstream_read_timeout_ms));
+    if (req.method == "POST") {
+      std::string type = req.get_header_value("Content-Type");
+      if (type.empty()) type = "application/json";
+      r = client.Post(req.path.c_str(), req.body, type.c_str());
+    } else {
+      r = client.Get(req.path.c_str());
+    }
+  }
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!r) {
+    res.status = 502;
+    const std::string why = up.attached() ? httplib::to_string(r.error()) : "slot has no upstream";
+    res.set_content(
+        ErrorBody("upstream_unavailable", std::string(SlotName(slot)) + " upstream failed: " + why),
+        "application/json");
+    Record(slot, ms, true);
+    return;
+  }
+  res.status = r->status;
+  std::string type = r->get_header_value("Content-Type");
+  res.set_content(r->body, type.empty() ? "application/octet-stream" : type.c_str());
+  Record(slot, ms, r->status >= 500);
+}
+
+void TrafficRouter::Impl::PruneLocked(Slot slot, std::chrono::steady_clock::time_point now) const {
+  auto& q = samples[static_cast<int>(slot)];
+  while (!q.empty() &&
+         (now - q.front().at > options.window || q.size() > options.max_samples_per_slot)) {
+    q.pop_front();
+  }
+}
+
+void TrafficRouter::Impl::Record(Slot slot, double latency_ms, bool error) {
+  const auto now = clock->SteadyNow();
+  std::lock_guard<std::mutex> lock(mu);
+  samples[static_cast<int>(slot)].push_back({now, latency_ms, error});
+  PruneLocked(slot, now);
+}
+
+SlotStats TrafficRouter::Impl::SnapshotLocked(Slot slot) const {
+  PruneLocked(slot, clock->SteadyNow());
+  SlotStats s;
+  std::vector<double> latencies;
+  for (const Sample& sample : samples[static_cast<int>(slot)]) {
+    ++s.requests;
+    if (sample.error) ++s.errors;
+    latencies.push_back(sample.latency_ms);
+  }
+  if (s.requests > 0)
+    s.error_rate = static_cast<double>(s.errors) / static_cast<double>(s.requests);
+  const LatencySummary summary = Summarize(std::move(latencies));
+  s.p50_ms = summary.p50_ms;
+  s.p95_ms = summary.p95_ms;
+  s.p99_ms = summary.p99_ms;
+  return s;
+}
+
+std::string TrafficRouter::Impl::StatusJson() const {
+  std::lock_guard<std::mutex> lock(mu);
+  Json j{{"live", std::string(SlotName(live))},
+         {"candidate", std::string(SlotName(OtherSlot(live)))},
+         {"candidate_weight", split.weight()}};
+  for (Slot slot : {Slot::kBlue, Slot::kGreen}) {
+    const Upstream& up = upstreams[static_cast<int>(slot)];
+    Json s = StatsJson(SnapshotLocked(slot));
+    s["upstream"] = up.attached() ? "http://" + up.host + ":" + std::to_string(up.port) : "";
+    j["slots"][std::string(SlotName(slot))] = std::move(s);
+  }
+  return j.dump();
+}
+
+TrafficRouter::TrafficRouter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+TrafficRouter::~TrafficRouter() {
+  Stop();
+}
+
+Result<std::unique_ptr<TrafficRouter>> TrafficRouter::Create(const RouterOptions& options,
+                                                             std::shared_ptr<spdlog::logger> logger,
+                                                             const Clock* clock) {
+  if (options.http_threads < 1 || options.http_threads > 1024) {
+    return InvalidArgument("router http threads must be in [1, 1024]");
+  }
+  if (options.window.count() <= 0 || options.max_samples_per_slot == 0) {
+    return InvalidArgument("router window and sample cap must be positive");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->log = logger ? std::move(logger) : spdlog::default_logger();
+  impl->clock = clock ? clock : &SystemClock::Instance();
+  const int threads = options.http_threads;
+  impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl->http.set_payload_max_length(options.max_body_bytes);
+  impl->Route();
+  return std::unique_ptr<TrafficRouter>(new TrafficRouter(std::move(impl)));
+}
+
+Status TrafficRouter::Start() {
+  Impl& s = *impl_;
+  if (s.started) return FailedPrecondition("traffic router already started");
+  const int port =
+      s.options.port == 0
+          ? s.http.bind_to_any_port(s.options.host)
+          : (s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
+  if (port <= 0) {
+    return IoError("cannot bind " + s.options.host + ":" + std::to_string(s.options.port));
+  }
+  s.port = port;
+  s.started = true;
+  s.thread = std::thread([&s] { s.http.listen_after_bind(); });
+  // As in InferenceServer::Start: stop() is ignored until the listen loop runs.
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!s.http.is_running() && std::chrono::steady_clock::now() < limit) {
+    std::this_thread::yield();
+  }
+  s.log->info("traffic router: listening on {}:{}", s.options.host, port);
+  return Status::Ok();
+}
+
+void TrafficRouter::Stop() {
+  if (!impl_ || !impl_->started) return;
+  impl_->http.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->started = false;
+}
+
+int TrafficRouter::port() const {
+  return impl_->port;
+}
+
+std::string TrafficRouter::base_url() const {
+  return "http://" + impl_->options.host + ":" + std::to_string(impl_->port);
+}
+
+Status TrafficRouter::SetUpstream(Slot slot, std::string_view base_url) {
+  Upstream up;
+  if (!base_url.empty()) {
+    EF_ASSIGN_OR_RETURN(up, ParseUpstream(base_url));
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->upstreams[static_cast<int>(slot)] = up;
+  impl_->log->info("traffic router: {} upstream {}", SlotName(slot),
+                   up.attached() ? std::string(base_url) : "detached");
+  return Status::Ok();
+}
+
+Status TrafficRouter::SetRouting(Slot live, int candidate_weight) {
+  if (candidate_weight < 0 || candidate_weight > 100) {
+    return InvalidArgument("candidate weight must be in [0, 100]");
+  }
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->live = live;
+  impl_->split.Reset(candidate_weight);
+  impl_->log->info("traffic router: live {}, {}% to {}", SlotName(live), candidate_weight,
+                   SlotName(OtherSlot(live)));
+  return Status::Ok();
+}
+
+Slot TrafficRouter::live() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->live;
+}
+
+int TrafficRouter::candidate_weight() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->split.weight();
+}
+
+SlotStats TrafficRouter::Snapshot(Slot slot) const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->SnapshotLocked(slot);
+}
+
+void TrafficRouter::ResetStats(Slot slot) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->samples[static_cast<int>(slot)].clear();
+}
+
+}  // namespace edgefarm::serving
