@@ -68,6 +68,11 @@ int Fail(std::ostream& err, const Status& status) {
 
 }  // namespace
 
+std::map<std::string, std::string> FetchWorkerNames(ApiClient& client) {
+  auto workers = client.Get("/api/v1/workers");
+  return workers.ok() ? WorkerNames(*workers) : std::map<std::string, std::string>();
+}
+
 int ExitCodeFor(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:
@@ -122,16 +127,33 @@ Result<std::string> SubmitPipeline(ApiClient& client, const fs::path& pipeline_f
   return run_id;
 }
 
+namespace {
+
+bool HasUnnamedWorker(const nlohmann::json& run, const std::map<std::string, std::string>& names) {
+  for (const auto& job : run.value("jobs", nlohmann::json::array())) {
+    const std::string worker = Str(job, "worker");
+    if (!worker.empty() && !names.count(worker)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<nlohmann::json> WatchRun(ApiClient& client, const std::string& run_id,
                                 StatusPrinter& printer,
                                 const std::function<bool(std::chrono::milliseconds)>& pause) {
   RunProgress progress(printer);
+  std::map<std::string, std::string> names;
   int transient_failures = 0;
   while (true) {
     auto run = client.Get("/api/v1/runs/" + run_id);
     if (run.ok()) {
       transient_failures = 0;
-      progress.Update(*run);
+      if (HasUnnamedWorker(*run, names)) {
+        if (auto workers = client.Get("/api/v1/workers"); workers.ok())
+          names = WorkerNames(*workers);
+      }
+      progress.Update(*run, names);
       if (IsFinalRunState(Str(*run, "state"))) return run;
     } else if (run.status().code() != StatusCode::kUnavailable || ++transient_failures > 20) {
       return run.status();
@@ -170,7 +192,8 @@ int RunVerbRun(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
     out << run->dump(2) << "\n";
   } else {
     auto pipeline = LoadPipelineFile(args.positional[0]);
-    out << FormatMatrixTable(BuildMatrixRows(*run, pipeline.ok() ? &pipeline->gates : nullptr));
+    out << FormatMatrixTable(BuildMatrixRows(*run, pipeline.ok() ? &pipeline->gates : nullptr,
+                                             FetchWorkerNames(client)));
     out << "run " << *run_id << " " << Str(*run, "state") << "\n";
   }
   return Str(*run, "state") == "succeeded" ? 0 : 1;
@@ -215,7 +238,7 @@ int RunVerbStatus(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
                     Str(job, "worker").empty() ? "-" : Str(job, "worker"), AttemptSummary(job)});
   }
   out << FormatTable({"job", "name", "state", "worker", "attempts"}, rows);
-  out << "\n" << FormatMatrixTable(BuildMatrixRows(*reply, nullptr));
+  out << "\n" << FormatMatrixTable(BuildMatrixRows(*reply, nullptr, FetchWorkerNames(client)));
   return 0;
 }
 

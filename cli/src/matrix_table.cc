@@ -69,8 +69,8 @@ std::string HumanBytes(double bytes) {
   return buf;
 }
 
-std::vector<MatrixRow> BuildMatrixRows(const nlohmann::json& run,
-                                       const pipelines::GatesSpec* gates) {
+std::vector<MatrixRow> BuildMatrixRows(const nlohmann::json& run, const pipelines::GatesSpec* gates,
+                                       const std::map<std::string, std::string>& worker_names) {
   std::vector<MatrixRow> rows;
   auto jobs = run.find("jobs");
   if (jobs == run.end() || !jobs->is_array()) return rows;
@@ -79,6 +79,9 @@ std::vector<MatrixRow> BuildMatrixRows(const nlohmann::json& run,
     MatrixRow row;
     row.cell = Str(job, "name");
     row.worker = Str(job, "worker");
+    if (auto name = worker_names.find(row.worker); name != worker_names.end()) {
+      row.worker = name->second;
+    }
     if (row.worker.empty()) row.worker.assign(1, '-');
     row.state = Str(job, "state");
     auto size = metrics.find("model_bytes");

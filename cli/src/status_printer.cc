@@ -2,6 +2,7 @@
 #include "edgefarm/cli/status_printer.h"
 
 #include <iomanip>
+#include <sstream>
 
 namespace edgefarm::cli {
 
@@ -42,13 +43,28 @@ JobView ToJobView(const nlohmann::json& job) {
   return view;
 }
 
-void RunProgress::Update(const nlohmann::json& run) {
+std::map<std::string, std::string> WorkerNames(const nlohmann::json& workers_reply) {
+  std::map<std::string, std::string> names;
+  auto workers = workers_reply.find("workers");
+  if (workers == workers_reply.end() || !workers->is_array()) return names;
+  for (const auto& w : *workers) {
+    const std::string id = Str(w, "id"), name = Str(w, "name");
+    if (!id.empty() && !name.empty()) names[id] = name;
+  }
+  return names;
+}
+
+void RunProgress::Update(const nlohmann::json& run,
+                         const std::map<std::string, std::string>& worker_names) {
   auto jobs = run.find("jobs");
   if (jobs == run.end() || !jobs->is_array()) return;
   size_t done = 0;
   for (const auto& job : *jobs) done += IsFinalJobState(Str(job, "state")) ? 1 : 0;
   for (const auto& job : *jobs) {
     JobView view = ToJobView(job);
+    if (auto name = worker_names.find(view.worker); name != worker_names.end()) {
+      view.worker = name->second;
+    }
     auto& last = last_state_[view.id];
     if (last == view.state) continue;
     last = view.state;
@@ -61,20 +77,23 @@ void ConsoleStatusPrinter::Message(std::string_view line) {
 }
 
 void ConsoleStatusPrinter::JobChanged(const JobView& job, size_t done, size_t total) {
-  out_ << "[" << done << "/" << total << "] " << std::left << std::setw(24) << job.name << " "
+  std::ostringstream line;
+  line << "[" << done << "/" << total << "] " << std::left << std::setw(24) << job.name << " "
        << std::setw(13) << job.state;
   if (!job.worker.empty() && job.state != "queued" && job.state != "waiting") {
-    out_ << " on " << job.worker;
+    line << " on " << job.worker;
   }
-  if (job.attempts > 1) out_ << " (attempt " << job.attempts << ")";
+  if (job.attempts > 1) line << " (attempt " << job.attempts << ")";
   if (job.state == "unschedulable" && !job.missing_tags.empty()) {
-    out_ << " no worker offers";
-    for (const auto& tag : job.missing_tags) out_ << " " << tag;
+    line << " no worker offers";
+    for (const auto& tag : job.missing_tags) line << " " << tag;
   }
   if ((job.state == "failed" || job.state == "queued") && !job.reason.empty()) {
-    out_ << ": " << job.reason;
+    line << ": " << job.reason;
   }
-  out_ << "\n" << std::flush;
+  std::string text = line.str();
+  while (!text.empty() && text.back() == ' ') text.pop_back();
+  out_ << text << "\n" << std::flush;
 }
 
 void ConsoleStatusPrinter::Block(std::string_view text) {

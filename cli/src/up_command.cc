@@ -179,7 +179,7 @@ Result<std::string> RunPipeline(ApiClient& client, const UpFlags& flags, StatusP
                       WatchRun(client, run_id, printer, [&](auto d) { return pause(d); }));
   auto pipeline = LoadPipelineFile(flags.pipeline);
   const pipelines::GatesSpec* gates = pipeline.ok() ? &pipeline->gates : nullptr;
-  std::string table = FormatMatrixTable(BuildMatrixRows(run, gates));
+  std::string table = FormatMatrixTable(BuildMatrixRows(run, gates, FetchWorkerNames(client)));
   printer.Block(table.insert(0, 1, '\n'));
   if (!gates) printer.Message("(gate verdicts unavailable: " + pipeline.status().message() + ")");
   const std::string state = run.value("state", "");

@@ -90,6 +90,7 @@ void WorkerAgent::OnAssign(const v1::Assign& assign) {
   ReapFinishedLocked();
   const std::string key = Key(assign.job_id(), assign.attempt());
   std::string refusal;
+  bool start = false;
   if (jobs_.count(key) || unacked_.count(key)) {
     refusal = "";  // a repeated Assign: accept again, run once
   } else if (draining_) {
@@ -108,18 +109,24 @@ void WorkerAgent::OnAssign(const v1::Assign& assign) {
     accept->set_job_id(assign.job_id());
     accept->set_attempt(assign.attempt());
     accept->set_lease_token(assign.lease_token());
-    if (!jobs_.count(key) && !unacked_.count(key)) {
+    start = !jobs_.count(key) && !unacked_.count(key);
+    if (start) {
       auto job = std::make_unique<Job>();
       job->assign = assign;
-      Job* raw = job.get();
       jobs_[key] = std::move(job);
-      raw->thread = std::thread([this, raw] { RunJob(raw); });
-      logger_->info("accepted {} ({}) attempt {}", assign.job_id(), assign.spec().name(),
-                    assign.attempt());
     }
   }
   lock.unlock();
+  // Accept goes out before the job can produce log chunks or a result.
   Send(std::move(reply));
+  if (!start) return;
+  lock.lock();
+  auto it = jobs_.find(key);
+  if (it == jobs_.end()) return;  // shut down in the meantime
+  Job* raw = it->second.get();
+  raw->thread = std::thread([this, raw] { RunJob(raw); });
+  logger_->info("accepted {} ({}) attempt {}", assign.job_id(), assign.spec().name(),
+                assign.attempt());
 }
 
 void WorkerAgent::RunJob(Job* job) {

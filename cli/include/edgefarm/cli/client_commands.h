@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <ostream>
@@ -41,6 +42,9 @@ Result<pipelines::Pipeline> LoadPipelineFile(const std::filesystem::path& pipeli
 Result<nlohmann::json> WatchRun(ApiClient& client, const std::string& run_id,
                                 StatusPrinter& printer,
                                 const std::function<bool(std::chrono::milliseconds)>& pause);
+
+// Worker id -> name from the server (empty when it cannot be fetched).
+std::map<std::string, std::string> FetchWorkerNames(ApiClient& client);
 
 // Maps an API or local error to the documented exit code.
 int ExitCodeFor(const Status& status);

@@ -3,6 +3,7 @@
 // gate verdict. Pure functions over the API's run JSON; thread-safe.
 #pragma once
 
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -22,9 +23,10 @@ struct MatrixRow {
   std::string verdict;     // "pass", "FAIL: speedup 1.2 < 2", "-" (no gates / not an engine cell)
 };
 
-// `gates` null: no verdicts (the column says "n/a").
-std::vector<MatrixRow> BuildMatrixRows(const nlohmann::json& run,
-                                       const pipelines::GatesSpec* gates);
+// `gates` null: no verdicts (the column says "n/a"). `worker_names` (id -> name) makes the
+// worker column readable; unknown ids are shown as they are.
+std::vector<MatrixRow> BuildMatrixRows(const nlohmann::json& run, const pipelines::GatesSpec* gates,
+                                       const std::map<std::string, std::string>& worker_names = {});
 
 // Left-aligned columns separated by two spaces, a header and a rule.
 std::string FormatTable(const std::vector<std::string>& header,

@@ -51,7 +51,9 @@ class ConsoleStatusPrinter final : public StatusPrinter {
 class RunProgress {
  public:
   explicit RunProgress(StatusPrinter& printer) : printer_(printer) {}
-  void Update(const nlohmann::json& run);
+  // `worker_names` maps worker ids to names for display; ids without a name are shown as is.
+  void Update(const nlohmann::json& run,
+              const std::map<std::string, std::string>& worker_names = {});
 
  private:
   StatusPrinter& printer_;
@@ -61,5 +63,7 @@ class RunProgress {
 // Run states after which nothing changes any more.
 bool IsFinalRunState(std::string_view state);
 JobView ToJobView(const nlohmann::json& job);
+// Worker id -> name from GET /api/v1/workers JSON.
+std::map<std::string, std::string> WorkerNames(const nlohmann::json& workers_reply);
 
 }  // namespace edgefarm::cli
