@@ -12,5 +12,7 @@ int RunBench(int argc, char** argv);      // bench MODEL --prompt N --gen N ...
 int RunEval(int argc, char** argv);       // eval MODEL --text FILE --ctx N [--baseline BASE]
 int RunCellJob(int argc, char** argv);    // run JOB.json --out DIR
 int RunInfo(int argc, char** argv);       // info MODEL: metadata and tensors
+int RunServe(int argc, char** argv);      // serve MODEL --port P ...: HTTP inference server
+int RunStageCheck(int argc, char** argv); // stage-check JOB.json --out DIR
 
 }  // namespace edgefarm::engine::tools

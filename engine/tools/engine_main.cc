@@ -26,6 +26,10 @@ constexpr Command kCommands[] = {
     {"eval", RunEval, "eval MODEL --text FILE --ctx N [--baseline BASE] [--json]"},
     {"run", RunCellJob, "run JOB.json --out DIR"},
     {"info", RunInfo, "info MODEL"},
+    {"serve", RunServe,
+     "serve MODEL --port P [--host H] [--threads T] [--fault-error-rate R] "
+     "[--fault-latency-ms L] [--fault-seed S] [--ready-file F]"},
+    {"stage-check", RunStageCheck, "stage-check JOB.json --out DIR"},
 };
 
 void PrintUsage() {
