@@ -292,6 +292,29 @@ void HttpApi::Impl::Routes() {
   });
   server.Get(R"(/api/v1/jobs/([^/]+)/log)",
              [this](const Request& req, Response& res) { GetLog(req, res); });
+  server.Post(R"(/api/v1/runs/([^/]+)/cancel)", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, {"admin"})) return;
+    std::lock_guard lock(*ctx.mu);
+    Status cancelled = ctx.scheduler->CancelRun(req.matches[1]);
+    if (cancelled.code() == StatusCode::kNotFound) {
+      return SendError(res, 404, "not_found", "no such run");
+    }
+    if (!cancelled.ok()) return SendError(res, 503, "store_unavailable", cancelled.message());
+    SendJson(res, 200, RunDetailJson(*ctx.scheduler, *ctx.scheduler->FindRun(req.matches[1])));
+  });
+  server.Post(R"(/api/v1/workers/([^/]+)/drain)", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, {"admin"})) return;
+    std::lock_guard lock(*ctx.mu);
+    Status drained = ctx.scheduler->DrainWorker(req.matches[1]);
+    if (drained.code() == StatusCode::kNotFound) {
+      return SendError(res, 404, "not_found", "no such worker");
+    }
+    if (drained.code() == StatusCode::kFailedPrecondition) {
+      return SendError(res, 409, "worker_lost", drained.message());
+    }
+    if (!drained.ok()) return SendError(res, 503, "store_unavailable", drained.message());
+    SendJson(res, 200, {{"id", req.matches[1].str()}, {"state", "draining"}});
+  });
   server.Get("/api/v1/workers", [this](const Request& req, Response& res) {
     if (!Authorize(req, res, {"admin"})) return;
     std::lock_guard lock(*ctx.mu);

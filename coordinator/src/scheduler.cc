@@ -134,8 +134,9 @@ void Scheduler::SetJobState(JobRecord& job, JobState state, const std::string& r
   if (IsTerminal(state)) job.finished_at_ms = clock_->UnixMillis();
 }
 
+// Draining workers take no new jobs, so they do not make a job schedulable.
 bool Scheduler::IsRegistered(const WorkerSession& worker) const {
-  return worker.record.state != WorkerState::kLost;
+  return worker.record.state == WorkerState::kLive;
 }
 
 std::vector<std::string> Scheduler::MissingForBestWorker(const Tags& required) const {
@@ -357,6 +358,45 @@ void Scheduler::MarkWorkerLost(WorkerSession& worker, const std::string& reason)
     }
   }
   worker.running.clear();
+}
+
+Status Scheduler::CancelRun(const std::string& run_id) {
+  if (runs_.find(run_id) == runs_.end()) return NotFound("no run " + run_id);
+  for (const auto& id : run_jobs_[run_id]) {
+    JobRecord& job = jobs_[id];
+    if (IsTerminal(job.state)) continue;
+    AttemptRecord* attempt = CurrentAttempt(job);
+    if (attempt != nullptr && attempt->state != AttemptState::kFinished) {
+      const std::string worker = attempt->worker_id;
+      EndAttempt(job, *attempt, "cancelled", "run cancelled");
+      v1::Envelope env;
+      env.mutable_cancel()->set_job_id(job.id);
+      env.mutable_cancel()->set_attempt(job.attempt);
+      env.mutable_cancel()->set_reason("run cancelled");
+      Send(worker, std::move(env));
+    }
+    SetJobState(job, JobState::kCancelled, "run cancelled");
+  }
+  AddEvent("run.cancel_requested", run_id, "{}");
+  return Flush();
+}
+
+Status Scheduler::DrainWorker(const std::string& worker_id) {
+  auto it = workers_.find(worker_id);
+  if (it == workers_.end()) return NotFound("no worker " + worker_id);
+  WorkerSession& worker = it->second;
+  if (worker.record.state == WorkerState::kLost) {
+    return FailedPrecondition("worker " + worker_id + " is lost");
+  }
+  if (worker.record.state != WorkerState::kDraining) {
+    worker.record.state = WorkerState::kDraining;
+    dirty_workers_.insert(worker_id);
+    AddEvent("worker.draining", worker_id, "{}");
+    v1::Envelope env;
+    env.mutable_drain();
+    Send(worker_id, std::move(env));
+  }
+  return Flush();
 }
 
 void Scheduler::Tick() {

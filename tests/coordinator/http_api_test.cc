@@ -154,5 +154,33 @@ TEST_F(HttpApiTest, SubmittedRunIsListedWithItsJobs) {
   EXPECT_EQ(run["jobs"][0]["state"], "unschedulable");
 }
 
+TEST_F(HttpApiTest, CancelAndDrainRoutes) {
+  ASSERT_EQ(PutBlob("m", admin_token_), 201);
+  ASSERT_EQ(PutBlob("e", admin_token_), 201);
+  auto res =
+      PostRun(kCellPipeline, {{"models/m.gguf", Sha256Hex("m")}, {"data/e.txt", Sha256Hex("e")}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 201);
+  const std::string run_id = json::parse(res->body)["run_id"];
+  res = client_->Post(("/api/v1/runs/" + run_id + "/cancel").c_str(), Admin(), "",
+                      "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  auto run = json::parse(res->body);
+  EXPECT_EQ(run["state"], "cancelled");
+  EXPECT_EQ(run["jobs"][0]["state"], "cancelled");
+  EXPECT_GT(run["finished_at_ms"].get<int64_t>(), 0);
+  res = client_->Post("/api/v1/runs/run-nope/cancel", Admin(), "", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  res = client_->Post("/api/v1/workers/nobody/drain", Admin(), "", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 404);
+  res = client_->Post(("/api/v1/runs/" + run_id + "/cancel").c_str(), Auth(worker_token_), "",
+                      "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+}
+
 }  // namespace
 }  // namespace edgefarm::coordinator

@@ -460,6 +460,43 @@ TEST_F(SchedulerTest, LogChunksAreAppendedInOrderAndGapsRefused) {
   EXPECT_EQ(scheduler_->AttemptsOf(assigns[0].job_id())[0]->log_bytes, 12u);
 }
 
+TEST_F(SchedulerTest, CancellingARunStopsRunningAndQueuedJobs) {
+  Register("w", kIntel);
+  std::string run = Submit({Job("a", kIntel), Job("b", kIntel), Job("c", kIntel, {"a"})});
+  auto assigns = Assigns(Step(), "w");
+  ASSERT_EQ(assigns.size(), 1u);
+  ASSERT_TRUE(scheduler_->CancelRun(run).ok());
+  auto out = scheduler_->TakeOutbox();
+  const v1::Envelope* cancel = Find(out, v1::Envelope::kCancel);
+  ASSERT_NE(cancel, nullptr);
+  EXPECT_EQ(cancel->cancel().job_id(), assigns[0].job_id());
+  for (const char* name : {"a", "b", "c"}) {
+    EXPECT_EQ(JobNamed(run, name).state, JobState::kCancelled) << name;
+  }
+  EXPECT_EQ(scheduler_->FindRun(run)->state, RunState::kCancelled);
+  // The worker's report of the cancelled attempt is acknowledged; nothing is assigned again.
+  out = Deliver("w", ResultFor(assigns[0], v1::OUTCOME_CANCELLED));
+  EXPECT_TRUE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());
+  EXPECT_TRUE(Assigns(out, "w").empty());
+  EXPECT_EQ(scheduler_->CancelRun("run-unknown").code(), StatusCode::kNotFound);
+}
+
+TEST_F(SchedulerTest, DrainingWorkerKeepsItsJobButGetsNoNewOnes) {
+  Register("w", kIntel, 2);
+  std::string run = Submit({Job("a", kIntel)});
+  auto assigns = Assigns(Step(), "w");
+  ASSERT_EQ(assigns.size(), 1u);
+  ASSERT_TRUE(scheduler_->DrainWorker("w").ok());
+  EXPECT_NE(Find(scheduler_->TakeOutbox(), v1::Envelope::kDrain), nullptr);
+  std::string second = Submit({Job("b", kIntel)});
+  Step();
+  EXPECT_EQ(JobNamed(second, "b").state, JobState::kUnschedulable);
+  auto out = Deliver("w", ResultFor(assigns[0], v1::OUTCOME_SUCCEEDED));
+  EXPECT_TRUE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());
+  EXPECT_TRUE(Assigns(out, "w").empty());
+  EXPECT_EQ(scheduler_->Workers()[0].state, WorkerState::kDraining);
+}
+
 TEST_F(SchedulerTest, MessagesFromUnregisteredPeersAskThemToRegister) {
   v1::Envelope hb;
   hb.mutable_heartbeat();

@@ -77,6 +77,16 @@ class Scheduler {
   // needs name unknown jobs; the Store's error if the commit fails.
   Result<std::string> SubmitRun(PlannedRun planned);
 
+  // Cancels every unfinished job of the run: running attempts end as cancelled and their workers
+  // get Cancel; the rest become cancelled. Committed before it returns. NotFound for an unknown
+  // run.
+  Status CancelRun(const std::string& run_id);
+
+  // Marks a live worker draining and sends it Drain: it keeps its running jobs and gets no new
+  // ones. Committed before it returns. NotFound for an unknown worker, FailedPrecondition for a
+  // lost one.
+  Status DrainWorker(const std::string& worker_id);
+
   // One message from the worker with this ROUTER identity.
   void HandleMessage(const std::string& identity, const v1::Envelope& envelope);
 
