@@ -193,18 +193,18 @@ namespace {
 // both quantisers produce identical bytes).
 void StoreBlockSide(uint8_t* dst, int64_t padded, int64_t block, float d, __m256i q8) {
   const __m256i lanes = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), q8);
-  alignas(32) int32_t lane_sum[8];
-  _mm256_store_si256(reinterpret_cast<__m256i*>(lane_sum), lanes);
   uint8_t* tail = dst + 4 * padded;
-  auto* lane_nsum = reinterpret_cast<int32_t*>(dst + 3 * padded) + block * 8;
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + 3 * padded) + block,
+                      _mm256_sub_epi32(_mm256_setzero_si256(), lanes));
+  // [l0+l1, l2+l3, l4+l5, l6+l7] -> [sum l0..l3, sum l4..l7, ...]
+  const __m128i pairs =
+      _mm_hadd_epi32(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+  const __m128i quads = _mm_hadd_epi32(pairs, pairs);
+  const int32_t s0 = _mm_cvtsi128_si32(quads), s1 = _mm_extract_epi32(quads, 1);
+  const int sum = s0 + s1;
   auto* nsum16 = reinterpret_cast<int32_t*>(tail) + block * 2;
-  int sum = 0;
-  nsum16[0] = nsum16[1] = 0;
-  for (int l = 0; l < 8; ++l) {
-    lane_nsum[l] = -lane_sum[l];
-    nsum16[l / 4] -= lane_sum[l];
-    sum += lane_sum[l];
-  }
+  nsum16[0] = -s0;
+  nsum16[1] = -s1;
   reinterpret_cast<int32_t*>(tail + padded / 4)[block] = -sum;
   reinterpret_cast<float*>(tail + padded / 4 + padded / 8)[block] = d * static_cast<float>(sum);
   _mm256_storeu_ps(reinterpret_cast<float*>(dst + padded) + block * 8, _mm256_set1_ps(d));

@@ -117,12 +117,29 @@ struct Q4_K {
     const auto* b = reinterpret_cast<const BlockQ4_K*>(row) + p / 4;
     const int i = static_cast<int>(p % 4);
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b->qs + 32 * i));
-    int sc0, m0, sc1, m1;
-    Q4KScaleMin(b->scales, 2 * i, &sc0, &m0);
-    Q4KScaleMin(b->scales, 2 * i + 1, &sc1, &m1);
-    const float d = _cvtsh_ss(b->d), dmin = _cvtsh_ss(b->dmin);
-    return {SplitNibbles(v), Halves(d * static_cast<float>(sc0), d * static_cast<float>(sc1)),
-            Halves(-dmin * static_cast<float>(m0), -dmin * static_cast<float>(m1))};
+    // All eight 6-bit scales and mins at once (the packing of Q4KScaleMin, word-wise): bytes
+    // 0-3 of sc / mn are sub-blocks 0-3, bytes 4-7 sub-blocks 4-7.
+    uint32_t u[3];
+    std::memcpy(u, b->scales, sizeof(u));
+    const uint64_t sc =
+        (u[0] & 0x3f3f3f3fu) |
+        (static_cast<uint64_t>((u[2] & 0x0f0f0f0fu) | ((u[0] >> 2) & 0x30303030u)) << 32);
+    const uint64_t mn =
+        (u[1] & 0x3f3f3f3fu) |
+        (static_cast<uint64_t>(((u[2] >> 4) & 0x0f0f0f0fu) | ((u[1] >> 2) & 0x30303030u)) << 32);
+    const auto sc2 = static_cast<uint32_t>((sc >> (16 * i)) & 0xffffu);
+    const auto mn2 = static_cast<uint32_t>((mn >> (16 * i)) & 0xffffu);
+    // [sc_2i, sc_2i+1, m_2i, m_2i+1] * [d, d, -dmin, -dmin]
+    const __m128 q =
+        _mm_cvtepi32_ps(_mm_cvtepu8_epi32(_mm_cvtsi32_si128(static_cast<int>(sc2 | (mn2 << 16)))));
+    uint32_t dd;
+    std::memcpy(&dd, &b->d, 4);  // d and dmin are adjacent fp16
+    const __m128 ds = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(dd)));  // [d, dmin, 0, 0]
+    const __m128 f = _mm_mul_ps(_mm_mul_ps(q, _mm_permute_ps(ds, 0x50)), _mm_setr_ps(1, 1, -1, -1));
+    const __m512 f4 = _mm512_castps128_ps512(f);
+    const __m512i lo = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    const __m512i hi = _mm512_setr_epi32(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+    return {SplitNibbles(v), _mm512_permutexvar_ps(lo, f4), _mm512_permutexvar_ps(hi, f4)};
   }
 };
 

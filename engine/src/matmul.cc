@@ -27,6 +27,8 @@ using kernels::TileFn;
 
 constexpr int64_t kTileRows = 64;
 constexpr int64_t kTileTokens = 64;
+// The packed tiles repack their rows once per tile, so they take more tokens per tile.
+constexpr int64_t kPackedTileTokens = 256;
 
 // Prompts of at least this many tokens use the packed AVX-512 tiles, which repack each weight
 // tile once and then stream the tokens through it.
@@ -85,7 +87,8 @@ int64_t MatVecGrain(size_t row_bytes) {
   return std::max<int64_t>(16, (rows + 15) / 16 * 16);
 }
 
-void RunTiles(TileFn tile, const TileArgs& base, int64_t rows, int64_t n_tokens, ThreadPool* pool) {
+void RunTiles(TileFn tile, const TileArgs& base, int64_t rows, int64_t n_tokens,
+              int64_t tile_tokens, ThreadPool* pool) {
   if (n_tokens == 1) {
     auto run = [&](int64_t begin, int64_t end, int) {
       TileArgs a = base;
@@ -102,17 +105,17 @@ void RunTiles(TileFn tile, const TileArgs& base, int64_t rows, int64_t n_tokens,
     return;
   }
   const int64_t row_blocks = (rows + kTileRows - 1) / kTileRows;
-  const int64_t token_blocks = (n_tokens + kTileTokens - 1) / kTileTokens;
+  const int64_t token_blocks = (n_tokens + tile_tokens - 1) / tile_tokens;
   auto run = [&](int64_t begin, int64_t end, int) {
     for (int64_t i = begin; i < end; ++i) {
       const int64_t r0 = (i / token_blocks) * kTileRows;
-      const int64_t t0 = (i % token_blocks) * kTileTokens;
+      const int64_t t0 = (i % token_blocks) * tile_tokens;
       TileArgs a = base;
       a.w = base.w + r0 * base.w_stride;
       a.act = base.act + t0 * base.act_stride;
       a.out = base.out + t0 * base.ldo + r0;
       a.rows = std::min(kTileRows, rows - r0);
-      a.tokens = std::min(kTileTokens, n_tokens - t0);
+      a.tokens = std::min(tile_tokens, n_tokens - t0);
       tile(a);
     }
   };
@@ -200,7 +203,8 @@ void MatMul(const WeightView& w, const float* x, int64_t n_tokens, float* out, T
     QuantizeActivations(kind, path, x, w.cols, n_tokens, act, base.act_stride, pool);
     base.act = act;
   }
-  RunTiles(tile, base, w.rows, n_tokens, pool);
+  const bool packed = tile == kernels::Avx512PackedTile(w.type);
+  RunTiles(tile, base, w.rows, n_tokens, packed ? kPackedTileTokens : kTileTokens, pool);
 }
 
 }  // namespace edgefarm::engine
