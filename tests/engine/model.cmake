@@ -14,3 +14,8 @@ edgefarm_add_test(NAME engine_cell_job_record_test
 edgefarm_add_test(NAME engine_cell_job_test
   SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/cell_job_test.cc
   LIBS edgefarm_engine nlohmann_json::nlohmann_json LABELS integration TIMEOUT 900)
+edgefarm_add_test(NAME engine_model_attention_test
+  SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/model_attention_test.cc
+  LIBS edgefarm_engine LABELS unit)
+# The attention kernels are internal to the engine (engine/src).
+target_include_directories(engine_model_attention_test PRIVATE ${PROJECT_SOURCE_DIR}/engine/src)
