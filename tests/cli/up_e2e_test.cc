@@ -141,7 +141,8 @@ TEST_F(UpEndToEndTest, UpOnceRunsTheMatrixAndStatusShowsEverySucceededJob) {
     EXPECT_FALSE(job["worker"].get<std::string>().empty()) << job.dump(2);
     ASSERT_GE(job["attempts"].size(), 1u) << job.dump(2);
     const auto& last = job["attempts"].back();
-    EXPECT_EQ(last["state"], "succeeded") << job.dump(2);
+    EXPECT_EQ(last["outcome"], "succeeded") << job.dump(2);
+    EXPECT_GT(last["peak_rss_bytes"].get<double>(), 0) << job.dump(2);
     EXPECT_FALSE(last["worker"].get<std::string>().empty());
     if (job["kind"] == "engine") {
       saw_engine = true;
