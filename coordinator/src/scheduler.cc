@@ -62,6 +62,7 @@ void Scheduler::Restore(const StoreSnapshot& snapshot) {
     s.record = worker;
     // A worker that was live gets the restart grace to reconnect before it counts as lost.
     s.lost_after = now + options_.restart_grace;
+    s.connected = false;
   }
   for (const auto& attempt : snapshot.attempts) {
     auto key = std::make_pair(attempt.job_id, attempt.attempt);
@@ -209,7 +210,7 @@ Scheduler::WorkerSession* Scheduler::PickWorker(const JobRecord& job) {
   WorkerSession* best = nullptr;
   size_t best_free = 0;
   for (auto& [id, worker] : workers_) {
-    if (worker.record.state != WorkerState::kLive) continue;
+    if (worker.record.state != WorkerState::kLive || !worker.connected) continue;
     if (worker.running.size() >= worker.record.slots) continue;
     if (!pipelines::MissingTags(job.required_tags, worker.record.tags).empty()) continue;
     size_t free = worker.record.slots - worker.running.size();
@@ -221,27 +222,46 @@ Scheduler::WorkerSession* Scheduler::PickWorker(const JobRecord& job) {
   return best;
 }
 
+// Oldest run first, then pipeline order: the order in which jobs were queued originally.
+bool Scheduler::Earlier(const JobRecord& a, const JobRecord& b) const {
+  const RunRecord& ra = runs_.at(a.run_id);
+  const RunRecord& rb = runs_.at(b.run_id);
+  if (ra.created_at_ms != rb.created_at_ms) return ra.created_at_ms < rb.created_at_ms;
+  if (a.run_id != b.run_id) return a.run_id < b.run_id;
+  return a.seq < b.seq;
+}
+
 void Scheduler::Schedule() {
-  std::vector<std::string> classes;
-  for (const auto& [cls, queue] : ready_) classes.push_back(cls);
-  for (const auto& cls : classes) {
-    auto& queue = ready_[cls];
-    while (!queue.empty()) {
-      auto it = jobs_.find(queue.front());
-      if (it == jobs_.end() || it->second.state != JobState::kQueued) {
+  // Classes whose head found no free matching slot: nothing behind that head can do better.
+  std::set<std::string> blocked;
+  while (true) {
+    JobRecord* next = nullptr;
+    std::deque<std::string>* next_queue = nullptr;
+    for (auto& [cls, queue] : ready_) {
+      if (blocked.count(cls)) continue;
+      while (!queue.empty()) {
+        auto it = jobs_.find(queue.front());
+        if (it != jobs_.end() && it->second.state == JobState::kQueued) break;
         queue.pop_front();
-        continue;
       }
-      JobRecord& job = it->second;
-      WorkerSession* worker = PickWorker(job);
-      if (worker == nullptr) {
-        if (MissingForBestWorker(job.required_tags).empty()) break;  // matching slots all busy
-        queue.pop_front();
-        Enqueue(job);  // no registered worker offers the tags any more: unschedulable
-        continue;
+      if (queue.empty()) continue;
+      JobRecord& head = jobs_[queue.front()];
+      if (next == nullptr || Earlier(head, *next)) {
+        next = &head;
+        next_queue = &queue;
       }
-      queue.pop_front();
-      AssignTo(job, *worker);
+    }
+    if (next == nullptr) break;
+    WorkerSession* worker = PickWorker(*next);
+    if (worker == nullptr && MissingForBestWorker(next->required_tags).empty()) {
+      blocked.insert(TagClass(next->required_tags));  // matching slots are all busy
+      continue;
+    }
+    next_queue->pop_front();
+    if (worker == nullptr) {
+      Enqueue(*next);  // no registered worker offers the tags any more: unschedulable
+    } else {
+      AssignTo(*next, *worker);
     }
   }
   std::erase_if(ready_, [](const auto& entry) { return entry.second.empty(); });

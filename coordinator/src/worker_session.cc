@@ -73,6 +73,7 @@ void Scheduler::HandleMessage(const std::string& identity, const v1::Envelope& e
     return;
   }
   WorkerSession& worker = it->second;
+  worker.connected = true;
   worker.lost_after =
       clock_->SteadyNow() + options_.heartbeat_interval * options_.missed_heartbeats;
   worker.record.last_seen_ms = clock_->UnixMillis();
@@ -128,6 +129,7 @@ void Scheduler::OnRegister(const std::string& identity, const v1::Register& msg)
   worker.record.agent_version = msg.agent_version();
   worker.record.state = WorkerState::kLive;
   worker.record.last_seen_ms = clock_->UnixMillis();
+  worker.connected = true;
   worker.lost_after =
       clock_->SteadyNow() + options_.heartbeat_interval * options_.missed_heartbeats;
   dirty_workers_.insert(identity);

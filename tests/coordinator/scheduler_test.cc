@@ -218,6 +218,18 @@ TEST_F(SchedulerTest, FillsOnlyFreeSlots) {
   EXPECT_EQ(next[0].job_id(), JobNamed(run, "c").id);
 }
 
+TEST_F(SchedulerTest, SharedWorkerServesTagClassesInSubmissionOrder) {
+  // "w" offers both classes; the older run's job goes first whatever its tags sort like.
+  Register("w", {{"arch", "x86_64"}, {"cpu.vendor", "intel"}, {"zz", "1"}});
+  std::string first = Submit({Job("first", {{"zz", "1"}})});
+  clock_.Advance(milliseconds(1));
+  std::string second = Submit({Job("second", {{"arch", "x86_64"}})});
+  auto assigns = Assigns(Step(), "w");
+  ASSERT_EQ(assigns.size(), 1u);
+  EXPECT_EQ(assigns[0].job_id(), JobNamed(first, "first").id);
+  EXPECT_EQ(JobNamed(second, "second").state, JobState::kQueued);
+}
+
 TEST_F(SchedulerTest, NeedsWaitAndAFailedNeedSkipsDependents) {
   Register("w", kIntel, 4);
   std::string run = Submit(
@@ -424,12 +436,17 @@ TEST_F(SchedulerTest, RestartKeepsAttemptsThatReconnectingWorkersReport) {
   out = Register("keeper", kIntel, 1, {running});
   ASSERT_NE(Find(out, v1::Envelope::kWelcome), nullptr);
   EXPECT_EQ(Find(out, v1::Envelope::kWelcome)->welcome().unknown_jobs_size(), 0);
+  // "goner" counts as registered during the grace but is sent nothing until it speaks.
+  std::string later = Submit({Job("later", kArm)});
+  EXPECT_TRUE(Assigns(Step(), "goner").empty());
+  EXPECT_EQ(JobNamed(later, "later").state, JobState::kQueued);
   clock_.Advance(milliseconds(10001));  // past the restart grace; "goner" never came back
   v1::Envelope hb;
   *hb.mutable_heartbeat()->add_leases() = running;
   Deliver("keeper", hb);
   EXPECT_EQ(JobNamed(run, "kept").state, JobState::kRunning);
   EXPECT_EQ(JobNamed(run, "lost").state, JobState::kUnschedulable);
+  EXPECT_EQ(JobNamed(later, "later").state, JobState::kUnschedulable);
   EXPECT_EQ(scheduler_->AttemptsOf(JobNamed(run, "lost").id)[0]->outcome, "infra_error");
   out = Deliver("keeper", ResultFor(kept[0], v1::OUTCOME_SUCCEEDED));
   EXPECT_TRUE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());

@@ -120,6 +120,9 @@ class Scheduler {
     std::chrono::steady_clock::time_point last_seen;
     std::chrono::steady_clock::time_point lost_after;
     std::set<std::string> running;  // job ids of its active attempts
+    // False for workers restored from the store until they speak: they count as registered
+    // during the restart grace but get no new Assign (it could not be delivered).
+    bool connected = true;
   };
   struct Lease {
     std::chrono::steady_clock::time_point deadline;
@@ -147,6 +150,7 @@ class Scheduler {
   void ReevaluateUnschedulable();
   void Schedule();
   WorkerSession* PickWorker(const JobRecord& job);
+  bool Earlier(const JobRecord& a, const JobRecord& b) const;
   void AssignTo(JobRecord& job, WorkerSession& worker);
   void EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
                   const std::string& reason);
