@@ -72,6 +72,7 @@ void ClientLoop(const LoadOptions& o, const Target& t,
   client.set_connection_timeout(std::chrono::milliseconds(5000));
   client.set_read_timeout(o.request_timeout);
   client.set_keep_alive(true);
+  client.set_tcp_nodelay(true);
   std::vector<double> latencies;
   std::map<int, int64_t> counts;
   int64_t errors = 0;

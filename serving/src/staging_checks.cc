@@ -150,6 +150,7 @@ CheckResult CheckIntegration(const StageJob& job, const InferenceServer& server)
   c.limits["min_valid"] = job.integration_requests;
   httplib::Client client("127.0.0.1", server.port());
   client.set_read_timeout(std::chrono::seconds(120));
+  client.set_tcp_nodelay(true);
   int valid = 0;
   std::string first_problem;
   for (int i = 0; i < job.integration_requests; ++i) {

@@ -149,6 +149,7 @@ void TrafficRouter::Impl::Forward(const httplib::Request& req, httplib::Response
   httplib::Result r{nullptr, httplib::Error::Connection};
   if (up.attached()) {
     httplib::Client client(up.host, up.port);
+    client.set_tcp_nodelay(true);
     client.set_connection_timeout(std::chrono::milliseconds(options.upstream_connect_timeout_ms));
     client.set_read_timeout(std::chrono::milliseconds(options.upstream_read_timeout_ms));
     if (req.method == "POST") {
@@ -245,6 +246,7 @@ Result<std::unique_ptr<TrafficRouter>> TrafficRouter::Create(const RouterOptions
   const int threads = options.http_threads;
   impl->http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl->http.set_payload_max_length(options.max_body_bytes);
+  impl->http.set_tcp_nodelay(true);  // see InferenceServer: Nagle stalls would skew latencies
   impl->Route();
   return std::unique_ptr<TrafficRouter>(new TrafficRouter(std::move(impl)));
 }
