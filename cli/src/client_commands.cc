@@ -233,12 +233,15 @@ int RunVerbStatus(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
   }
   out << "run " << Str(*reply, "id") << " (" << Str(*reply, "name") << "): " << Str(*reply, "state")
       << "\n";
+  const auto names = FetchWorkerNames(client);
   for (const auto& job : reply->value("jobs", nlohmann::json::array())) {
+    std::string worker = Str(job, "worker");
+    if (auto it = names.find(worker); it != names.end()) worker = it->second;
     rows.push_back({Str(job, "id"), Str(job, "name"), Str(job, "state"),
-                    Str(job, "worker").empty() ? "-" : Str(job, "worker"), AttemptSummary(job)});
+                    worker.empty() ? "-" : worker, AttemptSummary(job)});
   }
   out << FormatTable({"job", "name", "state", "worker", "attempts"}, rows);
-  out << "\n" << FormatMatrixTable(BuildMatrixRows(*reply, nullptr, FetchWorkerNames(client)));
+  out << "\n" << FormatMatrixTable(BuildMatrixRows(*reply, nullptr, names));
   return 0;
 }
 
