@@ -18,6 +18,7 @@
 #include "edgefarm/common/sha256.h"
 #include "edgefarm/engine/generate.h"
 #include "edgefarm/engine/model.h"
+#include "edgefarm/engine/tokenizer.h"
 #include "server_metrics.h"
 
 namespace edgefarm::serving {
@@ -156,6 +157,17 @@ void InferenceServer::Impl::HandleCompletion(const httplib::Request& req, httpli
 
 int InferenceServer::Impl::Complete(const CompletionRequest& request, std::string* body,
                                     int64_t* tokens) {
+  // Generate() would grow the context to fit any prompt; a request must not be able to demand an
+  // arbitrarily large KV cache and quadratic attention, so the model's own context is the limit.
+  const size_t n_prompt = model->tokenizer().Encode(request.prompt, /*add_bos=*/true).size();
+  const int n_ctx = model->hparams().n_ctx_train;
+  if (n_prompt + static_cast<size_t>(request.max_tokens) > static_cast<size_t>(n_ctx)) {
+    *body = ErrorBody("invalid_argument",
+                      "prompt of " + std::to_string(n_prompt) + " tokens plus max_tokens " +
+                          std::to_string(request.max_tokens) + " exceeds the model context of " +
+                          std::to_string(n_ctx));
+    return 400;
+  }
   engine::GenerateParams p = engine::DefaultGenerateParams();
   p.prompt = request.prompt;
   p.n_predict = request.max_tokens;

@@ -67,6 +67,13 @@ TEST(InferenceServerTest, BadRequestsAreAnsweredWithErrorJson) {
     EXPECT_EQ(j["error"]["code"], "invalid_argument") << body;
     EXPECT_FALSE(j["error"]["message"].get<std::string>().empty());
   }
+  // A prompt longer than the model's context (2048 for stories260K) is refused, not grown into.
+  std::string long_prompt;
+  for (int i = 0; i < 3000; ++i) long_prompt += " once";
+  const HttpReply too_long = Complete(server->port(), 4, long_prompt);
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_NE(too_long.body.find("exceeds the model context of 2048"), std::string::npos)
+      << too_long.body;
   const HttpReply missing = Get(server->port(), "/nope");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(Json::parse(missing.body)["error"]["code"], "not_found");
