@@ -14,5 +14,6 @@ int RunCellJob(int argc, char** argv);    // run JOB.json --out DIR
 int RunInfo(int argc, char** argv);       // info MODEL: metadata and tensors
 int RunServe(int argc, char** argv);      // serve MODEL --port P ...: HTTP inference server
 int RunStageCheck(int argc, char** argv); // stage-check JOB.json --out DIR
+int RunLoadCommand(int argc, char** argv);  // load URL --requests N ...: HTTP load generator
 
 }  // namespace edgefarm::engine::tools

@@ -30,6 +30,8 @@ constexpr Command kCommands[] = {
      "serve MODEL --port P [--host H] [--threads T] [--fault-error-rate R] "
      "[--fault-latency-ms L] [--fault-seed S] [--ready-file F]"},
     {"stage-check", RunStageCheck, "stage-check JOB.json --out DIR"},
+    {"load", RunLoadCommand,
+     "load URL (--requests N | --duration-s D) [--concurrency C] [--max-tokens M] [--json]"},
 };
 
 void PrintUsage() {
