@@ -6,7 +6,8 @@
 //   ChangeSet, so a job touched ten times in a tick is written once, in one transaction.
 // - Ready queues are keyed by tag class (the required tags in canonical form). All jobs of a class
 //   need the same tags, so when the head of a queue finds no free matching slot nothing behind it
-//   can either, and the scan of that class stops.
+//   can either, and that class is skipped for the rest of the tick. Across classes the oldest
+//   head goes first, so a worker that serves several classes takes jobs in submission order.
 // - Queue entries are removed lazily: an id whose job is no longer `queued` is skipped.
 #include "edgefarm/coordinator/scheduler.h"
 

@@ -32,6 +32,20 @@ bool IsSafeArtifactName(const std::string& name) {
   return name.find('\0') == std::string::npos && name.find('\\') == std::string::npos;
 }
 
+// A routing id as it may appear in a log line: printable ids as they are, others as hex.
+std::string PrintableId(const std::string& id) {
+  bool printable = id.size() <= 128;
+  for (unsigned char c : id) printable = printable && c >= 0x20 && c < 0x7f;
+  if (printable) return id;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "0x";
+  for (size_t i = 0; i < id.size() && i < 32; ++i) {
+    out.push_back(kHex[static_cast<unsigned char>(id[i]) >> 4]);
+    out.push_back(kHex[static_cast<unsigned char>(id[i]) & 0xf]);
+  }
+  return out;
+}
+
 std::string OutcomeName(v1::Outcome outcome) {
   switch (outcome) {
     case v1::OUTCOME_SUCCEEDED:
@@ -54,7 +68,11 @@ std::string OutcomeName(v1::Outcome outcome) {
 void Scheduler::SendError(const std::string& identity, const std::string& code,
                           const std::string& message) {
   ++protocol_errors_;
-  logger_->warn("refusing message from worker {}: {}: {}", identity, code, message);
+  // Unregistered peers can send these at will: log a bounded number, like bad frames.
+  if (protocol_errors_ <= 100 || protocol_errors_ % 1000 == 0) {
+    logger_->warn("refusing message #{} from peer {}: {}: {}", protocol_errors_,
+                  PrintableId(identity), code, message);
+  }
   v1::Envelope env;
   env.mutable_error()->set_code(code);
   env.mutable_error()->set_message(message);
