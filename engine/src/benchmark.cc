@@ -95,6 +95,31 @@ EnergyReading FinishEnergy(EnergyCounter* counter, Result<uint64_t> before, doub
   return e;
 }
 
+Status TimedReps(Runner& runner, const BenchParams& params, BenchResult* r,
+                 std::vector<double>* latencies) {
+  for (int rep = 0; rep < params.reps; ++rep) {
+    if (params.n_prompt > 0) {
+      EF_ASSIGN_OR_RETURN(double s, runner.Prompt(params.n_prompt));
+      r->pp_tps.push_back(params.n_prompt / s);
+    }
+    if (params.n_gen > 0) {
+      EF_ASSIGN_OR_RETURN(double s, runner.Generate(params.n_gen, latencies));
+      r->tg_tps.push_back(params.n_gen / s);
+    }
+  }
+  return Status::Ok();
+}
+
+void Summarise(const std::vector<double>& latencies, BenchResult* r) {
+  MeanStddev(r->pp_tps, &r->pp_tps_mean, &r->pp_tps_stddev);
+  MeanStddev(r->tg_tps, &r->tg_tps_mean, &r->tg_tps_stddev);
+  MeanStddev(latencies, &r->latency_mean_ms, &r->latency_stddev_ms);
+  r->latency_cv = r->latency_mean_ms > 0 ? r->latency_stddev_ms / r->latency_mean_ms : 0;
+  r->latency_p50_ms = Percentile(latencies, 0.50);
+  r->latency_p95_ms = Percentile(latencies, 0.95);
+  r->latency_p99_ms = Percentile(latencies, 0.99);
+}
+
 }  // namespace
 
 BenchParams DefaultBenchParams() {
@@ -128,14 +153,14 @@ Result<BenchResult> RunBenchmark(const LlamaModel& model, const BenchParams& par
   Runner runner(model, *ctx, params.seed);
 
   std::unique_ptr<EnergyCounter> rapl;
-  EnergyReading energy_unavailable;
+  std::string energy_reason = "not requested";
   if (energy == nullptr && params.measure_energy) {
     auto opened = OpenRaplCounter();
     if (opened.ok()) {
       rapl = std::move(*opened);
       energy = rapl.get();
     } else {
-      energy_unavailable.reason = opened.status().message();
+      energy_reason = opened.status().message();
     }
   }
   BenchResult r;
@@ -152,26 +177,13 @@ Result<BenchResult> RunBenchmark(const LlamaModel& model, const BenchParams& par
       energy ? energy->ReadMicrojoules() : Result<uint64_t>(Unavailable("no counter"));
   const auto start = SteadyClock::now();
   std::vector<double> latencies;
-  for (int rep = 0; rep < params.reps; ++rep) {
-    if (params.n_prompt > 0) {
-      EF_ASSIGN_OR_RETURN(double s, runner.Prompt(params.n_prompt));
-      r.pp_tps.push_back(params.n_prompt / s);
-    }
-    if (params.n_gen > 0) {
-      EF_ASSIGN_OR_RETURN(double s, runner.Generate(params.n_gen, &latencies));
-      r.tg_tps.push_back(params.n_gen / s);
-    }
+  EF_RETURN_IF_ERROR(TimedReps(runner, params, &r, &latencies));
+  if (energy != nullptr) {
+    r.energy = FinishEnergy(energy, e_before, Seconds(SteadyClock::now() - start));
+  } else {
+    r.energy.reason = energy_reason;
   }
-  r.energy = energy ? FinishEnergy(energy, e_before, Seconds(SteadyClock::now() - start))
-                    : energy_unavailable;
-  if (!params.measure_energy && energy == nullptr) r.energy.reason = "not requested";
-  MeanStddev(r.pp_tps, &r.pp_tps_mean, &r.pp_tps_stddev);
-  MeanStddev(r.tg_tps, &r.tg_tps_mean, &r.tg_tps_stddev);
-  MeanStddev(latencies, &r.latency_mean_ms, &r.latency_stddev_ms);
-  r.latency_cv = r.latency_mean_ms > 0 ? r.latency_stddev_ms / r.latency_mean_ms : 0;
-  r.latency_p50_ms = Percentile(latencies, 0.50);
-  r.latency_p95_ms = Percentile(latencies, 0.95);
-  r.latency_p99_ms = Percentile(latencies, 0.99);
+  Summarise(latencies, &r);
   r.peak_rss_bytes = PeakRssBytes();
   r.model_bytes = model.file_bytes();
   return r;

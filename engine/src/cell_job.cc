@@ -84,6 +84,46 @@ Json EnergyJson(const EnergyReading& e) {
               {"watts", e.watts}};
 }
 
+Json FallbacksJson(const std::string& scheme, const Measured* chosen) {
+  Json fallbacks = Json::array();
+  if (chosen == nullptr) return fallbacks;
+  for (const TensorQuantizeRecord& t : chosen->report.tensors) {
+    if (t.fallback_reason.empty()) continue;
+    fallbacks.push_back({{"tensor", t.name},
+                         {"wanted", scheme},
+                         {"used", TypeName(t.to)},
+                         {"reason", t.fallback_reason}});
+  }
+  return fallbacks;
+}
+
+// Every regular file in `dir` except result.json, by name, with its size.
+Json ArtifactsJson(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (entry.is_regular_file() && entry.path().filename() != "result.json") {
+      files.push_back(entry.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+  Json artifacts = Json::array();
+  for (const fs::path& f : files) {
+    artifacts.push_back({{"name", f.filename().string()}, {"bytes", fs::file_size(f)}});
+  }
+  return artifacts;
+}
+
+Json CandidateJson(const Measured& c, uint64_t baseline_bytes, const BenchResult& base) {
+  Json e = {{"scheme", c.metrics.scheme},
+            {"metrics", MetricsJson(c.metrics, baseline_bytes, base)},
+            {"feasible", c.metrics.feasible}};
+  if (!c.metrics.feasible) e["infeasible_reason"] = c.metrics.infeasible_reason;
+  e["on_frontier"] = c.metrics.on_frontier;
+  e["score"] = c.metrics.score;
+  e["chosen"] = c.metrics.chosen;
+  return e;
+}
+
 Status WriteText(const fs::path& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
@@ -214,39 +254,11 @@ Result<std::string> JobRunner::Finish(const std::string& scheme, const Measured*
                              {"baseline_tg_tps_mean", base_bench_.tg_tps_mean}};
     result["energy"] = EnergyJson(base_bench_.energy);
   }
-  Json fallbacks = Json::array();
-  for (const TensorQuantizeRecord& t :
-       chosen ? chosen->report.tensors : std::vector<TensorQuantizeRecord>{}) {
-    if (t.fallback_reason.empty()) continue;
-    fallbacks.push_back({{"tensor", t.name},
-                         {"wanted", scheme},
-                         {"used", TypeName(t.to)},
-                         {"reason", t.fallback_reason}});
-  }
-  result["fallbacks"] = std::move(fallbacks);
-  Json artifacts = Json::array();
-  std::vector<fs::path> files;
-  for (const auto& entry : fs::directory_iterator(opt_.out_dir)) {
-    if (entry.is_regular_file() && entry.path().filename() != "result.json") {
-      files.push_back(entry.path());
-    }
-  }
-  std::sort(files.begin(), files.end());
-  for (const fs::path& f : files) {
-    artifacts.push_back({{"name", f.filename().string()}, {"bytes", fs::file_size(f)}});
-  }
-  result["artifacts"] = std::move(artifacts);
+  result["fallbacks"] = FallbacksJson(scheme, chosen);
+  result["artifacts"] = ArtifactsJson(opt_.out_dir);
   Json cands = Json::array();
-  for (const Measured& c : candidates) {
-    Json e = {{"scheme", c.metrics.scheme},
-              {"metrics", MetricsJson(c.metrics, base_->file_bytes(), base_bench_)},
-              {"feasible", c.metrics.feasible}};
-    if (!c.metrics.feasible) e["infeasible_reason"] = c.metrics.infeasible_reason;
-    e["on_frontier"] = c.metrics.on_frontier;
-    e["score"] = c.metrics.score;
-    e["chosen"] = c.metrics.chosen;
-    cands.push_back(std::move(e));
-  }
+  for (const Measured& c : candidates)
+    cands.push_back(CandidateJson(c, base_->file_bytes(), base_bench_));
   result["candidates"] = std::move(cands);
   std::string text = result.dump(2) + "\n";
   EF_RETURN_IF_ERROR(WriteText(opt_.out_dir / "result.json", text));

@@ -127,7 +127,20 @@ Result<std::span<const float>> LlamaContext::Forward(std::span<const int32_t> to
       return InvalidArgument("token id " + std::to_string(t) + " outside the vocabulary");
   }
   Embed(tokens);
-  // RoPE angles for this batch, computed as ggml does (theta *= theta_scale, in float).
+  RopeAngles(n, pos);
+  for (int il = 0; il < h.n_layer; ++il) {
+    const LlamaLayer& layer = model_.layers()[static_cast<size_t>(il)];
+    AttentionBlock(layer, il, n, pos);
+    FeedForwardBlock(layer, n);
+  }
+  OutputLogits(n, mode);
+  const size_t count = (mode == LogitsMode::kAll ? static_cast<size_t>(n) : 1) * h.n_vocab;
+  return std::span<const float>(buf_->logits.data(), count);
+}
+
+void LlamaContext::RopeAngles(int n, int pos) {
+  // Computed as ggml does: theta *= theta_scale, in float.
+  const LlamaHparams& h = model_.hparams();
   const int half = h.n_rot / 2;
   const float theta_scale = std::pow(h.rope_freq_base, -2.0f / static_cast<float>(h.n_rot));
   for (int t = 0; t < n; ++t) {
@@ -138,14 +151,6 @@ Result<std::span<const float>> LlamaContext::Forward(std::span<const int32_t> to
       theta *= theta_scale;
     }
   }
-  for (int il = 0; il < h.n_layer; ++il) {
-    const LlamaLayer& layer = model_.layers()[static_cast<size_t>(il)];
-    AttentionBlock(layer, il, n, pos);
-    FeedForwardBlock(layer, n);
-  }
-  OutputLogits(n, mode);
-  const size_t count = (mode == LogitsMode::kAll ? static_cast<size_t>(n) : 1) * h.n_vocab;
-  return std::span<const float>(buf_->logits.data(), count);
 }
 
 void LlamaContext::Embed(std::span<const int32_t> tokens) {

@@ -136,6 +136,7 @@ class LlamaContext {
   struct Buffers;
   LlamaContext(const LlamaModel& model, const ContextParams& params, KernelPath path);
   void Embed(std::span<const int32_t> tokens);
+  void RopeAngles(int n, int pos);
   void AttentionBlock(const LlamaLayer& layer, int il, int n, int pos);
   void FeedForwardBlock(const LlamaLayer& layer, int n);
   void Attend(int il, int n, int pos);
