@@ -160,3 +160,32 @@ TEST_F(UpEndToEndTest, UpOnceRunsTheMatrixAndStatusShowsEverySucceededJob) {
 
 }  // namespace
 }  // namespace edgefarm
+
+namespace edgefarm {
+namespace {
+
+TEST(EdgefarmBinaryTest, WorkerPrintsDetectedTagsWithLabels) {
+  const fs::path edgefarm = BinaryDir() / "cli" / "edgefarm";
+  if (!fs::exists(edgefarm)) GTEST_SKIP() << "needs " << edgefarm;
+  const Output out = RunCapture(Quote(edgefarm) + " worker --print-tags --label site=lab-7");
+  ASSERT_EQ(out.exit_code, 0) << out.text;
+  EXPECT_NE(out.text.find("arch="), std::string::npos) << out.text;
+  EXPECT_NE(out.text.find("cpu.cores="), std::string::npos);
+  EXPECT_NE(out.text.find("site=lab-7\n"), std::string::npos);
+  EXPECT_NE(out.text.find("native_target="), std::string::npos);
+}
+
+TEST(EdgefarmBinaryTest, UsageErrorsExitWithTwo) {
+  const fs::path edgefarm = BinaryDir() / "cli" / "edgefarm";
+  if (!fs::exists(edgefarm)) GTEST_SKIP() << "needs " << edgefarm;
+  EXPECT_EQ(RunCapture(Quote(edgefarm) + " frobnicate").exit_code, 2);
+  EXPECT_EQ(RunCapture(Quote(edgefarm) + " worker --slots 0 --coordinator tcp://x:1").exit_code, 2);
+  EXPECT_EQ(
+      RunCapture(Quote(edgefarm) + " worker --label novalue --coordinator tcp://x:1").exit_code, 2);
+  EXPECT_EQ(RunCapture(Quote(edgefarm) + " up --workers 0").exit_code, 2);
+  const Output missing = RunCapture(Quote(edgefarm) + " up --once --pipeline /nonexistent.yml");
+  EXPECT_EQ(missing.exit_code, 2) << missing.text;
+}
+
+}  // namespace
+}  // namespace edgefarm
