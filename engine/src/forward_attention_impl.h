@@ -28,11 +28,28 @@ inline void Store8(float* p, V8 v) {
 
 // scores[i][j] = (q_i . K_j) for j in [0, n_keys_padded), QB queries at once: each key row block
 // is loaded once and multiplied into QB register accumulators.
+// One query (token generation): eight accumulators over 64 positions hide the FMA latency that
+// the two accumulators of a 16-position block would expose.
+int ScoresWide(const float* q, int hd, const float* k_t, int k_stride, int n_keys, float* scores) {
+  int j0 = 0;
+  for (; j0 + 64 <= n_keys; j0 += 64) {
+    V8 acc[8] = {};
+    for (int e = 0; e < hd; ++e) {
+      const float* kr = k_t + static_cast<size_t>(e) * k_stride + j0;
+      const float qv = q[e];
+      for (int c = 0; c < 8; ++c) acc[c] += qv * Load8(kr + 8 * c);
+    }
+    for (int c = 0; c < 8; ++c) Store8(scores + j0 + 8 * c, acc[c]);
+  }
+  return j0;
+}
+
 template <int QB>
 void Scores(const float* qs, int hd, const float* k_t, int k_stride, int n_keys, float* scores,
             int s_stride) {
   static_assert(kAttentionKeyBlock == 16, "two V8 per key block");
-  for (int j0 = 0; j0 < n_keys; j0 += kAttentionKeyBlock) {
+  const int start = QB == 1 ? ScoresWide(qs, hd, k_t, k_stride, n_keys, scores) : 0;
+  for (int j0 = start; j0 < n_keys; j0 += kAttentionKeyBlock) {
     V8 acc[QB][2] = {};
     for (int e = 0; e < hd; ++e) {
       const float* kr = k_t + static_cast<size_t>(e) * k_stride + j0;
