@@ -83,18 +83,21 @@ int RunCoordinatorCommand(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   // Blocked before any thread starts, so every thread inherits the mask and sigwait sees them.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &signals, &previous);
 
   Coordinator coordinator(options, &SystemClock::Instance(), logger);
   Status started = coordinator.Start();
   if (!started.ok()) {
     logger->error("cannot start: {}", started.ToString());
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     return 1;
   }
   int signal = 0;
   sigwait(&signals, &signal);
   logger->info("received signal {}, stopping", signal);
   coordinator.Stop();
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   return 0;
 }
 
