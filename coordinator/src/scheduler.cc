@@ -225,9 +225,11 @@ Scheduler::WorkerSession* Scheduler::PickWorker(const JobRecord& job) {
 
 // Oldest run first, then pipeline order: the order in which jobs were queued originally.
 bool Scheduler::Earlier(const JobRecord& a, const JobRecord& b) const {
-  const RunRecord& ra = runs_.at(a.run_id);
-  const RunRecord& rb = runs_.at(b.run_id);
-  if (ra.created_at_ms != rb.created_at_ms) return ra.created_at_ms < rb.created_at_ms;
+  auto ra = runs_.find(a.run_id);
+  auto rb = runs_.find(b.run_id);
+  const int64_t ta = ra == runs_.end() ? a.created_at_ms : ra->second.created_at_ms;
+  const int64_t tb = rb == runs_.end() ? b.created_at_ms : rb->second.created_at_ms;
+  if (ta != tb) return ta < tb;
   if (a.run_id != b.run_id) return a.run_id < b.run_id;
   return a.seq < b.seq;
 }
