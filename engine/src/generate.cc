@@ -13,11 +13,11 @@ GenerateParams DefaultGenerateParams() {
 
 Result<GenerateResult> Generate(const LlamaModel& model, const GenerateParams& params,
                                 const std::function<void(std::string_view)>& on_piece) {
+  if (params.n_predict < 0) return InvalidArgument("n_predict must not be negative");
   GenerateResult result;
   result.prompt_tokens = model.tokenizer().Encode(params.prompt, /*add_bos=*/true);
   const int n_prompt = static_cast<int>(result.prompt_tokens.size());
   const int n_ctx = std::max(model.hparams().n_ctx_train, n_prompt + params.n_predict);
-  if (params.n_predict < 0) return InvalidArgument("n_predict must not be negative");
   ContextParams cp = DefaultContextParams();
   cp.n_ctx = n_ctx;
   cp.n_batch = std::min(512, n_ctx);
