@@ -15,5 +15,6 @@ int RunInfo(int argc, char** argv);       // info MODEL: metadata and tensors
 int RunServe(int argc, char** argv);      // serve MODEL --port P ...: HTTP inference server
 int RunStageCheck(int argc, char** argv); // stage-check JOB.json --out DIR
 int RunLoadCommand(int argc, char** argv);  // load URL --requests N ...: HTTP load generator
+int RunRoute(int argc, char** argv);        // route --port P --blue URL --green URL ...
 
 }  // namespace edgefarm::engine::tools

@@ -32,6 +32,9 @@ constexpr Command kCommands[] = {
     {"stage-check", RunStageCheck, "stage-check JOB.json --out DIR"},
     {"load", RunLoadCommand,
      "load URL (--requests N | --duration-s D) [--concurrency C] [--max-tokens M] [--json]"},
+    {"route", RunRoute,
+     "route --port P [--blue URL] [--green URL] [--live blue|green] [--weight W] "
+     "[--admin-token-file F] [--ready-file F]"},
 };
 
 void PrintUsage() {

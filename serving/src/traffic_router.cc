@@ -10,6 +10,7 @@
 
 #include <charconv>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -63,6 +64,23 @@ Json StatsJson(const SlotStats& s) {
               {"p50_ms", s.p50_ms},     {"p95_ms", s.p95_ms}, {"p99_ms", s.p99_ms}};
 }
 
+// Constant-time comparison so response timing reveals nothing about the token.
+bool SameToken(std::string_view a, std::string_view b) {
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ (b.empty() ? 0 : b[i % b.size()]));
+  }
+  return diff == 0;
+}
+
+Result<Slot> SlotField(const Json& body, const char* key) {
+  auto it = body.find(key);
+  if (it == body.end() || !it->is_string()) {
+    return InvalidArgument(std::string("\"") + key + "\" must be \"blue\" or \"green\"");
+  }
+  return ParseSlot(it->get<std::string>());
+}
+
 }  // namespace
 
 std::string_view SlotName(Slot slot) {
@@ -107,6 +125,13 @@ struct TrafficRouter::Impl {
   mutable std::deque<Sample> samples[2];
 
   void Route();
+  void RouteAdmin();
+  Status SetUpstream(Slot slot, std::string_view base_url);
+  Status SetRouting(Slot new_live, int candidate_weight);
+  void ResetStats(Slot slot);
+  // Runs an admin request: checks the bearer token, parses the JSON body, calls `apply`.
+  void Admin(const httplib::Request& req, httplib::Response& res,
+             const std::function<Status(const Json&)>& apply);
   void Forward(const httplib::Request& req, httplib::Response& res);
   void Record(Slot slot, double latency_ms, bool error);
   void PruneLocked(Slot slot, std::chrono::steady_clock::time_point now) const;
@@ -121,6 +146,7 @@ void TrafficRouter::Impl::Route() {
   http.Get("/router/status", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(StatusJson(), "application/json");
   });
+  if (!options.admin_token.empty()) RouteAdmin();
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (res.body.empty()) {
       res.set_content(ErrorBody(res.status == 404 ? "not_found" : "bad_request",
@@ -134,6 +160,57 @@ void TrafficRouter::Impl::Route() {
         res.set_content(ErrorBody("internal", "unexpected error"), "application/json");
         log->error("traffic router: exception in a request handler");
       });
+}
+
+void TrafficRouter::Impl::Admin(const httplib::Request& req, httplib::Response& res,
+                                const std::function<Status(const Json&)>& apply) {
+  const std::string auth = req.get_header_value("Authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (auth.size() <= kBearer.size() || auth.compare(0, kBearer.size(), kBearer) != 0 ||
+      !SameToken(std::string_view(auth).substr(kBearer.size()), options.admin_token)) {
+    res.status = 401;
+    res.set_content(ErrorBody("unauthenticated", "missing or unknown admin token"),
+                    "application/json");
+    return;
+  }
+  const Json body = Json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  Status s = body.is_object() ? apply(body) : InvalidArgument("body must be a JSON object");
+  if (!s.ok()) {
+    res.status = 400;
+    res.set_content(ErrorBody("invalid_argument", s.message()), "application/json");
+    return;
+  }
+  res.set_content(StatusJson(), "application/json");
+}
+
+void TrafficRouter::Impl::RouteAdmin() {
+  http.Put("/router/routing", [this](const httplib::Request& req, httplib::Response& res) {
+    Admin(req, res, [this](const Json& body) -> Status {
+      EF_ASSIGN_OR_RETURN(Slot slot, SlotField(body, "live"));
+      auto w = body.find("candidate_weight");
+      if (w == body.end() || !w->is_number_integer()) {
+        return InvalidArgument("\"candidate_weight\" must be an integer in [0, 100]");
+      }
+      const int64_t weight = w->get<int64_t>();
+      return SetRouting(slot, weight < 0 || weight > 100 ? -1 : static_cast<int>(weight));
+    });
+  });
+  http.Put("/router/upstream", [this](const httplib::Request& req, httplib::Response& res) {
+    Admin(req, res, [this](const Json& body) -> Status {
+      EF_ASSIGN_OR_RETURN(Slot slot, SlotField(body, "slot"));
+      auto url = body.find("url");
+      if (url == body.end() || !url->is_string())
+        return InvalidArgument("\"url\" must be a string");
+      return SetUpstream(slot, url->get<std::string>());
+    });
+  });
+  http.Post("/router/reset", [this](const httplib::Request& req, httplib::Response& res) {
+    Admin(req, res, [this](const Json& body) -> Status {
+      EF_ASSIGN_OR_RETURN(Slot slot, SlotField(body, "slot"));
+      ResetStats(slot);
+      return Status::Ok();
+    });
+  });
 }
 
 void TrafficRouter::Impl::Forward(const httplib::Request& req, httplib::Response& res) {
@@ -224,6 +301,35 @@ std::string TrafficRouter::Impl::StatusJson() const {
   return j.dump();
 }
 
+Status TrafficRouter::Impl::SetUpstream(Slot slot, std::string_view base_url) {
+  Upstream up;
+  if (!base_url.empty()) {
+    EF_ASSIGN_OR_RETURN(up, ParseUpstream(base_url));
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  upstreams[static_cast<int>(slot)] = up;
+  log->info("traffic router: {} upstream {}", SlotName(slot),
+            up.attached() ? std::string(base_url) : "detached");
+  return Status::Ok();
+}
+
+Status TrafficRouter::Impl::SetRouting(Slot new_live, int candidate_weight) {
+  if (candidate_weight < 0 || candidate_weight > 100) {
+    return InvalidArgument("candidate weight must be in [0, 100]");
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  live = new_live;
+  split.Reset(candidate_weight);
+  log->info("traffic router: live {}, {}% to {}", SlotName(new_live), candidate_weight,
+            SlotName(OtherSlot(new_live)));
+  return Status::Ok();
+}
+
+void TrafficRouter::Impl::ResetStats(Slot slot) {
+  std::lock_guard<std::mutex> lock(mu);
+  samples[static_cast<int>(slot)].clear();
+}
+
 TrafficRouter::TrafficRouter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 TrafficRouter::~TrafficRouter() {
@@ -289,27 +395,11 @@ std::string TrafficRouter::base_url() const {
 }
 
 Status TrafficRouter::SetUpstream(Slot slot, std::string_view base_url) {
-  Upstream up;
-  if (!base_url.empty()) {
-    EF_ASSIGN_OR_RETURN(up, ParseUpstream(base_url));
-  }
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->upstreams[static_cast<int>(slot)] = up;
-  impl_->log->info("traffic router: {} upstream {}", SlotName(slot),
-                   up.attached() ? std::string(base_url) : "detached");
-  return Status::Ok();
+  return impl_->SetUpstream(slot, base_url);
 }
 
 Status TrafficRouter::SetRouting(Slot live, int candidate_weight) {
-  if (candidate_weight < 0 || candidate_weight > 100) {
-    return InvalidArgument("candidate weight must be in [0, 100]");
-  }
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->live = live;
-  impl_->split.Reset(candidate_weight);
-  impl_->log->info("traffic router: live {}, {}% to {}", SlotName(live), candidate_weight,
-                   SlotName(OtherSlot(live)));
-  return Status::Ok();
+  return impl_->SetRouting(live, candidate_weight);
 }
 
 Slot TrafficRouter::live() const {
@@ -328,8 +418,7 @@ SlotStats TrafficRouter::Snapshot(Slot slot) const {
 }
 
 void TrafficRouter::ResetStats(Slot slot) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  impl_->samples[static_cast<int>(slot)].clear();
+  impl_->ResetStats(slot);
 }
 
 }  // namespace edgefarm::serving

@@ -1,6 +1,7 @@
 // `edgefarm-engine serve` and `edgefarm-engine stage-check` as real child processes.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -123,6 +124,37 @@ TEST(StageCheckCommandTest, WritesTheResultAndExitsByVerdict) {
   EXPECT_FALSE(std::filesystem::exists(dir / "x" / "stage-result.json"));
   // The secret key never reaches the logs.
   EXPECT_EQ(ReadFile(dir / "log").find(keys->secret_key_hex), std::string::npos);
+}
+
+TEST(RouteCommandTest, RoutesBetweenSlotsAndTakesAdminCallsWithTheTokenFile) {
+  TempDir dir;
+  auto blue = testing::StartServer();
+  auto green = testing::StartServer();
+  ASSERT_TRUE(blue && green);
+  edgefarm::testing::WriteFile(dir / "token", "route-admin-token\n");
+  const auto ready = dir / "port";
+  const pid_t pid =
+      Spawn({"route", "--port", "0", "--blue", blue->base_url(), "--green", green->base_url(),
+             "--live", "green", "--weight", "0", "--admin-token-file", (dir / "token").string(),
+             "--ready-file", ready.string()},
+            dir / "log");
+  ASSERT_GT(pid, 0);
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(ready); })) << ReadFile(dir / "log");
+  const int port = std::stoi(ReadFile(ready));
+  EXPECT_EQ(testing::Complete(port, 2).slot, "green");
+  httplib::Client client("127.0.0.1", port);
+  auto put = client.Put("/router/routing", {{"Authorization", "Bearer route-admin-token"}},
+                        R"({"live":"green","candidate_weight":100})", "application/json");
+  ASSERT_TRUE(put);
+  EXPECT_EQ(put->status, 200);
+  EXPECT_EQ(testing::Complete(port, 2).slot, "blue");
+  const Json status = Json::parse(testing::Get(port, "/router/status").body);
+  EXPECT_EQ(status["slots"]["green"]["requests"], 1);
+  EXPECT_EQ(status["slots"]["blue"]["requests"], 1);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(pid), 0);
+  EXPECT_EQ(ReadFile(dir / "log").find("route-admin-token"), std::string::npos);
+  EXPECT_EQ(WaitExit(Spawn({"route", "--live", "purple"}, dir / "log")), 2);
 }
 
 }  // namespace

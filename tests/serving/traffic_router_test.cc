@@ -2,6 +2,7 @@
 #include "edgefarm/serving/traffic_router.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include <nlohmann/json.hpp>
 
@@ -173,6 +174,67 @@ TEST_F(TrafficRouterTest, StatusEndpointAndValidation) {
                           "http://127.0.0.1:99999", "https://127.0.0.1:80", "http://h:8x"}) {
     EXPECT_EQ(router_->SetUpstream(Slot::kBlue, bad).code(), StatusCode::kInvalidArgument) << bad;
   }
+}
+
+HttpReply Put(int port, const std::string& path, const std::string& body,
+              const std::string& token) {
+  httplib::Client client("127.0.0.1", port);
+  httplib::Headers headers;
+  if (!token.empty()) headers.emplace("Authorization", "Bearer " + token);
+  auto r = client.Put(path.c_str(), headers, body, "application/json");
+  HttpReply reply;
+  if (r) {
+    reply.status = r->status;
+    reply.body = r->body;
+  }
+  return reply;
+}
+
+TEST_F(TrafficRouterTest, AdminApiNeedsTheTokenAndChangesRouting) {
+  RouterOptions o = DefaultRouterOptions();
+  o.admin_token = "s3cret-admin-token";
+  auto created = TrafficRouter::Create(o, nullptr);
+  ASSERT_TRUE(created.ok());
+  TrafficRouter& router = **created;
+  ASSERT_TRUE(router.Start().ok());
+  const std::string green_url = Json{{"slot", "green"}, {"url", green_->base_url()}}.dump();
+  const std::string routing = R"({"live":"blue","candidate_weight":10})";
+  for (const std::string token : {"", "wrong", "s3cret-admin-tokenX"}) {
+    const HttpReply denied = Put(router.port(), "/router/routing", routing, token);
+    EXPECT_EQ(denied.status, 401) << token;
+    EXPECT_EQ(denied.body.find("s3cret"), std::string::npos);
+  }
+  EXPECT_EQ(router.candidate_weight(), 0);
+  const std::string token = o.admin_token;
+  EXPECT_EQ(Put(router.port(), "/router/upstream", green_url, token).status, 200);
+  EXPECT_EQ(Put(router.port(), "/router/upstream",
+                Json{{"slot", "blue"}, {"url", blue_->base_url()}}.dump(), token)
+                .status,
+            200);
+  const HttpReply ok = Put(router.port(), "/router/routing", routing, token);
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(Json::parse(ok.body)["candidate_weight"], 10);
+  EXPECT_EQ(ok.body.find("s3cret"), std::string::npos);
+  auto by_slot = Send(router, 100);
+  EXPECT_EQ(by_slot["green"], 10);
+  EXPECT_EQ(by_slot["blue"], 90);
+  for (const std::string bad :
+       {"{", R"({"live":"red","candidate_weight":1})", R"({"live":"blue","candidate_weight":101})",
+        R"({"live":"blue"})"}) {
+    const HttpReply r = Put(router.port(), "/router/routing", bad, token);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(Json::parse(r.body)["error"]["code"], "invalid_argument") << bad;
+  }
+  EXPECT_EQ(router.candidate_weight(), 10);
+  httplib::Client client("127.0.0.1", router.port());
+  auto reset = client.Post("/router/reset", {{"Authorization", "Bearer " + token}},
+                           R"({"slot":"green"})", "application/json");
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->status, 200);
+  EXPECT_EQ(router.Snapshot(Slot::kGreen).requests, 0u);
+  EXPECT_EQ(router.Snapshot(Slot::kBlue).requests, 90u);
+  // Without a configured token there is no admin API at all.
+  EXPECT_EQ(Put(router_->port(), "/router/routing", routing, token).status, 404);
 }
 
 }  // namespace

@@ -12,6 +12,13 @@
 // and counted as an error of that slot. GET /router/status returns the routing and both slots'
 // snapshots as JSON.
 //
+// Admin API (only when RouterOptions::admin_token is set; `Authorization: Bearer <token>`,
+// 401 otherwise; 400 with an error JSON for a bad body; 200 with the /router/status JSON):
+//   PUT  /router/routing  {"live": "blue"|"green", "candidate_weight": 0..100}
+//   PUT  /router/upstream {"slot": "blue"|"green", "url": "http://HOST:PORT" | ""}
+//   POST /router/reset    {"slot": "blue"|"green"}   (forget the slot's samples)
+// The token never appears in responses or logs.
+//
 // Statistics: per slot, every proxied request's latency (ms, measured at the router) and whether
 // it failed (5xx or upstream failure), kept over a sliding time window (clock injectable) and
 // capped in count; Snapshot() summarises the window.
@@ -66,6 +73,8 @@ struct RouterOptions {
   int upstream_connect_timeout_ms = 2000;
   int upstream_read_timeout_ms = 60000;
   size_t max_body_bytes = 1 << 20;
+  // Non-empty: enables the admin API below, which requires `Authorization: Bearer <token>`.
+  std::string admin_token;
 };
 RouterOptions DefaultRouterOptions();
 
