@@ -107,21 +107,37 @@ TEST_F(WorkerAgentTest, RejectsWhenFullAndCancelStopsTheRunningJob) {
   EXPECT_EQ(result->result().outcome(), v1::OUTCOME_CANCELLED);
 }
 
-TEST_F(WorkerAgentTest, ResultIsResentAfterReconnectUntilAcknowledged) {
-  Assign("job-2", {"true"});
+TEST_F(WorkerAgentTest, LogAndResultAreResentAfterReconnectUntilAcknowledged) {
+  Assign("job-2", {"sh", "-c", "echo kept for a resend"});
   ASSERT_TRUE(peer_.Receive(v1::Envelope::kResult));
   EXPECT_EQ(agent_->unacknowledged_results(), 1u);
-  // A new Welcome (as after a reconnect) brings the unacknowledged result again.
+  // A new Welcome (as after a reconnect) brings the log chunks again, then the result.
   Welcome();
-  auto again = peer_.Receive(v1::Envelope::kResult);
-  ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(again->result().job_id(), "job-2");
+  std::vector<v1::Envelope> again;
+  while (auto env = peer_.Receive()) {
+    if (env->has_heartbeat()) continue;
+    again.push_back(*env);
+    if (env->has_result()) break;
+  }
+  ASSERT_GE(again.size(), 2u);
+  EXPECT_TRUE(again.front().has_log_chunk());
+  EXPECT_EQ(again.front().log_chunk().sequence(), 0u);
+  EXPECT_NE(again.front().log_chunk().data().find("kept for a resend"), std::string::npos);
+  ASSERT_TRUE(again.back().has_result());
+  EXPECT_EQ(again.back().result().job_id(), "job-2");
   v1::Envelope ack;
   ack.mutable_result_ack()->set_job_id("job-2");
   ack.mutable_result_ack()->set_attempt(1);
   ack.mutable_result_ack()->set_accepted(true);
   peer_.Send(ack);
   EXPECT_TRUE(WaitFor([&] { return agent_->unacknowledged_results() == 0; }));
+  // Acknowledged: a later Welcome re-sends nothing, so the next message is an Accept.
+  Welcome();
+  Assign("job-3", {"true"});
+  auto next = peer_.Receive();
+  while (next && next->has_heartbeat()) next = peer_.Receive();
+  ASSERT_TRUE(next.has_value());
+  EXPECT_TRUE(next->has_accept()) << proto::BodyName(*next);
 }
 
 TEST_F(WorkerAgentTest, ShutdownReportsRunningJobsAsInfrastructureErrors) {

@@ -1,9 +1,11 @@
 // Worker agent: slot accounting, job threads and at-least-once result delivery.
 //
-// A result is kept until a ResultAck names it; every Welcome (a new or re-established session)
-// re-sends all unacknowledged results, so a coordinator restart or network cut loses none. The
-// coordinator ignores duplicates by attempt and lease token. Jobs are keyed by job id and attempt
-// so a re-assignment of the same job (a later attempt) never collides with a lingering one.
+// A result (and its attempt's log chunks) is kept until a ResultAck names it; every Welcome (a new
+// or re-established session) re-sends them all, so a coordinator restart or network cut loses
+// none. The coordinator ignores duplicates by attempt, sequence and lease token. Log chunks,
+// results and re-sends all go out under mu_, so their order is the order they were made. Jobs are
+// keyed by job id and attempt so a re-assignment of the same job (a later attempt) never collides
+// with a lingering one.
 #include "edgefarm/worker/worker_agent.h"
 
 #include <spdlog/spdlog.h>
@@ -33,16 +35,10 @@ void WorkerAgent::Send(v1::Envelope message) {
 void WorkerAgent::OnMessage(const v1::Envelope& message) {
   switch (message.body_case()) {
     case v1::Envelope::kWelcome: {
-      std::vector<v1::JobResult> resend;
       {
         std::lock_guard<std::mutex> lock(mu_);
         blob_url_ = message.welcome().blob_url();
-        for (const auto& [key, result] : unacked_) resend.push_back(result);
-      }
-      for (v1::JobResult& result : resend) {
-        v1::Envelope env;
-        *env.mutable_result() = std::move(result);
-        Send(std::move(env));
+        ResendLocked();
       }
       for (const std::string& job_id : message.welcome().unknown_jobs()) {
         CancelJob(job_id, "coordinator no longer owns it");
@@ -68,6 +64,7 @@ void WorkerAgent::OnMessage(const v1::Envelope& message) {
       }
       std::lock_guard<std::mutex> lock(mu_);
       unacked_.erase(Key(ack.job_id(), ack.attempt()));
+      retained_logs_.erase(Key(ack.job_id(), ack.attempt()));
       break;
     }
     case v1::Envelope::kDrain: {
@@ -136,7 +133,16 @@ void WorkerAgent::RunJob(Job* job) {
     blob_url = blob_url_;
   }
   const BlobEndpoint blobs{blob_url, options_.worker_token};
-  auto send_log = [this](v1::LogChunk chunk) {
+  const std::string key = Key(job->assign.job_id(), job->assign.attempt());
+  auto send_log = [this, &key](v1::LogChunk chunk) {
+    std::lock_guard<std::mutex> lock(mu_);
+    RetainedLog& retained = retained_logs_[key];
+    if (!retained.overflowed && retained.bytes + chunk.data().size() <= kMaxRetainedLogBytes) {
+      retained.bytes += chunk.data().size();
+      retained.chunks.push_back(chunk);
+    } else {
+      retained.overflowed = true;  // a reconnect may now leave a gap in this log
+    }
     v1::Envelope env;
     *env.mutable_log_chunk() = std::move(chunk);
     Send(std::move(env));
@@ -152,10 +158,29 @@ void WorkerAgent::RunJob(Job* job) {
     }
     unacked_[Key(result.job_id(), result.attempt())] = result;
     job->finished = true;
+    // Sent under the lock so it cannot overtake log chunks re-sent after a reconnect.
+    v1::Envelope env;
+    *env.mutable_result() = std::move(result);
+    Send(std::move(env));
   }
-  v1::Envelope env;
-  *env.mutable_result() = std::move(result);
-  Send(std::move(env));
+}
+
+void WorkerAgent::ResendLocked() {
+  // Chunks and results written into a socket that was then dropped are lost, so after every
+  // (re-)registration the coordinator gets everything it has not acknowledged again, logs first.
+  // It ignores chunks it already has and results it already recorded.
+  for (const auto& [key, retained] : retained_logs_) {
+    for (const v1::LogChunk& chunk : retained.chunks) {
+      v1::Envelope env;
+      *env.mutable_log_chunk() = chunk;
+      Send(std::move(env));
+    }
+  }
+  for (const auto& [key, result] : unacked_) {
+    v1::Envelope env;
+    *env.mutable_result() = result;
+    Send(std::move(env));
+  }
 }
 
 void WorkerAgent::CancelJob(const std::string& job_id, const std::string& why) {

@@ -1,7 +1,8 @@
 // The worker's brain between the session and the executor: accepts or rejects assignments
 // against its free slots, runs each accepted attempt on its own thread through JobExecutor,
-// forwards log chunks, keeps results until the coordinator acknowledges them (re-sending them
-// after a reconnect), and stops jobs on Cancel, revoked leases or unknown_jobs.
+// forwards log chunks, keeps results (and, up to 32 MiB per attempt, log chunks) until the
+// coordinator acknowledges the result, re-sending them after every Welcome, and stops jobs on
+// Cancel, revoked leases or unknown_jobs.
 //
 // Thread-safety: every public method may be called from any thread; the SessionHandler methods
 // are called on the session thread.
@@ -49,6 +50,14 @@ class WorkerAgent final : public SessionHandler {
   size_t unacknowledged_results() const;
 
  private:
+  // Log chunks of an attempt kept until its result is acknowledged, to re-send after a reconnect.
+  struct RetainedLog {
+    std::vector<v1::LogChunk> chunks;
+    size_t bytes = 0;
+    bool overflowed = false;
+  };
+  static constexpr size_t kMaxRetainedLogBytes = 32 * 1024 * 1024;
+
   struct Job {
     v1::Assign assign;
     CancelFlag cancel;
@@ -61,6 +70,7 @@ class WorkerAgent final : public SessionHandler {
   void RunJob(Job* job);
   void Send(v1::Envelope message);
   void ReapFinishedLocked();
+  void ResendLocked();
   static std::string Key(const std::string& job_id, uint32_t attempt);
 
   const AgentOptions options_;
@@ -73,6 +83,7 @@ class WorkerAgent final : public SessionHandler {
   bool shutting_down_ = false;                        // guarded by mu_
   std::map<std::string, std::unique_ptr<Job>> jobs_;  // guarded by mu_; key job_id#attempt
   std::map<std::string, v1::JobResult> unacked_;      // guarded by mu_
+  std::map<std::string, RetainedLog> retained_logs_;  // guarded by mu_
 };
 
 }  // namespace edgefarm::worker
