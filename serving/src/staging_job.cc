@@ -101,6 +101,22 @@ Status ParseSections(const Json& j, StageJob* job) {
   return Status::Ok();
 }
 
+// The worker adds "inputs" (name -> local cached path) to the jobs it runs, as for engine jobs;
+// a local copy of the model there wins over the "model" path the coordinator wrote.
+Result<std::filesystem::path> ModelPath(const Json& j) {
+  if (auto inputs = j.find("inputs"); inputs != j.end()) {
+    if (!inputs->is_object()) return InvalidArgument("\"inputs\" must be an object");
+    if (auto m = inputs->find("model"); m != inputs->end()) {
+      if (!m->is_string() || m->get_ref<const std::string&>().empty()) {
+        return InvalidArgument("\"inputs.model\" must be a non-empty string");
+      }
+      return std::filesystem::path(m->get<std::string>());
+    }
+  }
+  EF_ASSIGN_OR_RETURN(std::string model, GetString(j, "model"));
+  return std::filesystem::path(model);
+}
+
 }  // namespace
 
 Result<StageJob> ParseStageJob(const std::string& json_text) {
@@ -108,14 +124,13 @@ Result<StageJob> ParseStageJob(const std::string& json_text) {
   if (j.is_discarded() || !j.is_object()) return InvalidArgument("stage job is not a JSON object");
   EF_RETURN_IF_ERROR(CheckKeys(j, "stage job",
                                {"schema", "model", "expected_digest", "signature", "public_key",
-                                "integration", "load", "security"}));
+                                "integration", "load", "security", "inputs"}));
   auto schema = j.find("schema");
   if (schema == j.end() || *schema != "edgefarm.stage/v1") {
     return InvalidArgument("\"schema\" must be \"edgefarm.stage/v1\"");
   }
   StageJob job;
-  EF_ASSIGN_OR_RETURN(std::string model, GetString(j, "model"));
-  job.model = model;
+  EF_ASSIGN_OR_RETURN(job.model, ModelPath(j));
   EF_ASSIGN_OR_RETURN(job.expected_digest, GetString(j, "expected_digest"));
   EF_ASSIGN_OR_RETURN(job.signature, GetString(j, "signature"));
   EF_ASSIGN_OR_RETURN(job.public_key, GetString(j, "public_key"));

@@ -74,6 +74,8 @@ TEST(InferenceServerTest, BadRequestsAreAnsweredWithErrorJson) {
   EXPECT_EQ(too_long.status, 400);
   EXPECT_NE(too_long.body.find("exceeds the model context of 2048"), std::string::npos)
       << too_long.body;
+  const HttpReply huge = Post(server->port(), "/v1/completions", std::string((1 << 20) + 10, ' '));
+  EXPECT_EQ(huge.status, 413);
   const HttpReply missing = Get(server->port(), "/nope");
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(Json::parse(missing.body)["error"]["code"], "not_found");

@@ -38,6 +38,20 @@ TEST(StageJobTest, ParsesEveryField) {
   EXPECT_EQ(job->max_bytes, 1000000u);
 }
 
+TEST(StageJobTest, WorkerInputsOverrideTheModelPath) {
+  nlohmann::json j = GoodJob();
+  j["inputs"] = {{"model", "/cache/abc.gguf"}, {"other", "/cache/x"}};
+  auto job = ParseStageJob(j.dump());
+  ASSERT_TRUE(job.ok()) << job.status().ToString();
+  EXPECT_EQ(job->model, "/cache/abc.gguf");
+  j.erase("model");
+  EXPECT_TRUE(ParseStageJob(j.dump()).ok());
+  j["inputs"] = {{"other", "/cache/x"}};
+  EXPECT_FALSE(ParseStageJob(j.dump()).ok());  // no model anywhere
+  j["inputs"] = "x";
+  EXPECT_FALSE(ParseStageJob(j.dump()).ok());
+}
+
 TEST(StageJobTest, DurationInsteadOfRequestsAndAbsentLimits) {
   nlohmann::json j = GoodJob();
   j["load"] = {{"concurrency", 1}, {"duration_s", 1.5}};

@@ -10,7 +10,9 @@
 //    "load": {"concurrency": C, "requests": R | "duration_s": D, "max_tokens": M?,
 //             "max_error_rate": x?, "max_p95_ms": y?, "min_throughput_rps": z?},
 //    "security": {"max_bytes": B}}
-// Unknown keys are rejected (a misspelt limit must not silently become "no limit").
+// Unknown keys are rejected (a misspelt limit must not silently become "no limit"). An optional
+// "inputs": {"model": "/local/path"} (what a worker adds for the files it fetched) overrides
+// "model", which may then be omitted.
 //
 // Checks, in order: security.size, security.digest, security.signature, security.gguf (each
 // always runs); then, only when every security check passed, the model is served in-process on
