@@ -161,6 +161,20 @@ TEST_F(StagingChecksTest, ServerWithInjectedErrorsFailsTheLoadLimits) {
   EXPECT_TRUE(r.Find("security.gguf")->passed);
 }
 
+TEST_F(StagingChecksTest, DurationLoadRecordsItsLimitsAndMeasurements) {
+  StageJob job = SignedJob(testing::ModelPath());
+  job.load_requests = 0;
+  job.load_duration_s = 0.2;
+  const StageReport r = Run(job);
+  EXPECT_TRUE(r.passed) << r.ToJson().dump();
+  const CheckResult* load = r.Find("load");
+  ASSERT_NE(load, nullptr);
+  EXPECT_EQ(load->limits["duration_s"], 0.2);
+  EXPECT_FALSE(load->limits.contains("requests"));
+  EXPECT_GT(load->measurements["requests"].get<int64_t>(), 0);
+  EXPECT_GE(load->measurements["elapsed_s"].get<double>(), 0.2);  // lower bound only
+}
+
 TEST_F(StagingChecksTest, LatencyAndThroughputLimitsAreEnforced) {
   StageJob job = SignedJob(testing::ModelPath());
   job.max_p95_ms = 10;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgefarm/common/clock.h"
+#include "edgefarm/serving/load_generator.h"
 #include "serving_test_util.h"
 
 namespace edgefarm::serving {
@@ -118,6 +119,33 @@ TEST_F(TrafficRouterTest, CanaryAnalysisOnRealTrafficFailsAFaultyCandidate) {
   const AnalysisResult healthy =
       CompareSlots(router_->Snapshot(Slot::kBlue), router_->Snapshot(Slot::kGreen), limits);
   EXPECT_EQ(healthy.verdict, Verdict::kPass) << healthy.ToJson();
+}
+
+TEST_F(TrafficRouterTest, ConcurrentLoadThroughTheRouterIsCountedPerSlot) {
+  FaultOptions fault;
+  fault.error_rate = 0.2;
+  fault.seed = 4;
+  auto faulty = StartServer(fault, 4);
+  ASSERT_TRUE(faulty);
+  ASSERT_TRUE(router_->SetUpstream(Slot::kGreen, faulty->base_url()).ok());
+  ASSERT_TRUE(router_->SetRouting(Slot::kBlue, 50).ok());
+  LoadOptions o;
+  o.url = router_->base_url();
+  o.body = R"({"prompt":"Once upon a time","max_tokens":1})";
+  o.requests = 200;
+  o.concurrency = 4;
+  auto report = RunLoad(o);
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  const SlotStats green = router_->Snapshot(Slot::kGreen);
+  const SlotStats blue = router_->Snapshot(Slot::kBlue);
+  // The split is exact however the 4 clients interleave: 100 each; green's first 100 requests
+  // are one fault block, so exactly 20 errors, and the load generator saw the same 20.
+  EXPECT_EQ(green.requests, 100u);
+  EXPECT_EQ(blue.requests, 100u);
+  EXPECT_EQ(green.errors, 20u);
+  EXPECT_EQ(blue.errors, 0u);
+  EXPECT_EQ(report->requests, 200);
+  EXPECT_EQ(report->errors, 20);
 }
 
 TEST_F(TrafficRouterTest, UnreachableOrDetachedUpstreamIs502AndAnError) {
