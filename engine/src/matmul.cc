@@ -82,9 +82,13 @@ void QuantizeActivations(ActKind kind, KernelPath path, const float* x, int64_t 
 }
 
 // Rows per work unit for one token: enough weight bytes that a chunk outweighs the dispatch.
-int64_t MatVecGrain(size_t row_bytes) {
-  const int64_t rows = static_cast<int64_t>(32768 / std::max<size_t>(row_bytes, 1));
-  return std::max<int64_t>(16, (rows + 15) / 16 * 16);
+// Chunks of about 16 KiB of weights, spread evenly over the rows (so 36 KiB becomes two equal
+// halves, not 32 KiB + 4 KiB), in multiples of 16 rows.
+int64_t MatVecGrain(int64_t rows, size_t row_bytes) {
+  const auto total = static_cast<size_t>(rows) * row_bytes;
+  const int64_t chunks = std::max<int64_t>(1, static_cast<int64_t>(total / 16384));
+  const int64_t per_chunk = (rows + chunks - 1) / chunks;
+  return std::max<int64_t>(16, (per_chunk + 15) / 16 * 16);
 }
 
 void RunTiles(TileFn tile, const TileArgs& base, int64_t rows, int64_t n_tokens,
@@ -98,7 +102,7 @@ void RunTiles(TileFn tile, const TileArgs& base, int64_t rows, int64_t n_tokens,
       tile(a);
     };
     if (pool != nullptr) {
-      pool->ParallelFor(rows, MatVecGrain(base.w_stride), run);
+      pool->ParallelFor(rows, MatVecGrain(rows, base.w_stride), run);
     } else {
       run(0, rows, 0);
     }
