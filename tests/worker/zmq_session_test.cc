@@ -197,6 +197,35 @@ TEST_F(ZmqSessionTest, GoodbyeOnCleanStop) {
   EXPECT_TRUE(peer.Receive(v1::Envelope::kGoodbye).has_value());
 }
 
+TEST_F(ZmqSessionTest, RegistersAgainWhenTheCoordinatorSaysNotRegistered) {
+  RouterPeer peer;
+  ZmqSession session(Options(peer.endpoint()), handler_, clock_, nullptr);
+  ASSERT_TRUE(session.Start().ok());
+  ASSERT_TRUE(peer.Receive(v1::Envelope::kRegister));
+  peer.Welcome(1000);
+  ASSERT_TRUE(WaitFor([&] { return session.welcomed(); }));
+  // The coordinator marked this worker lost: every reply is not_registered. Two of them (one per
+  // message in flight) give one new Register, carrying the running jobs.
+  v1::Envelope error;
+  error.mutable_error()->set_code("not_registered");
+  error.mutable_error()->set_message("register before sending heartbeat");
+  peer.Send(error);
+  peer.Send(error);
+  auto reg = peer.Receive(v1::Envelope::kRegister);
+  ASSERT_TRUE(reg.has_value());
+  ASSERT_EQ(reg->register_().running_size(), 1);
+  EXPECT_EQ(reg->register_().running(0).job_id(), "job-7");
+  EXPECT_FALSE(session.welcomed());
+  ASSERT_TRUE(WaitFor([&] { return session.registrations() == 2u; }));
+  peer.Welcome(1000);
+  ASSERT_TRUE(WaitFor([&] { return session.welcomed(); }));
+  EXPECT_EQ(session.registrations(), 2u);
+  EXPECT_EQ(session.reconnects(), 0u);
+  clock_.Advance(milliseconds(1000));
+  EXPECT_TRUE(peer.Receive(v1::Envelope::kHeartbeat).has_value());
+  session.Stop();
+}
+
 TEST_F(ZmqSessionTest, MalformedEndpointFailsToStart) {
   ZmqSession session(Options("not-an-endpoint"), handler_, clock_, nullptr);
   EXPECT_FALSE(session.Start().ok());

@@ -191,6 +191,15 @@ class ZmqSession::Impl {
       next_heartbeat_ = clock_.SteadyNow() + Jittered();
       logger_->info("welcomed by coordinator; heartbeat every {} ms", interval_ms_.load());
     }
+    // The coordinator declared this worker lost (a stall, a partition) or restarted without it:
+    // its replies are not_registered. Register again, once per session, carrying the running
+    // jobs so they keep their leases; further not_registered replies until the next Welcome are
+    // answers to messages already in flight.
+    if (env.has_error() && env.error().code() == "not_registered" && welcomed_) {
+      logger_->warn("coordinator no longer knows this worker; registering again");
+      welcomed_ = false;
+      SendRegister();
+    }
     handler_.OnMessage(env);
   }
 
