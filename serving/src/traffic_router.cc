@@ -222,6 +222,9 @@ void TrafficRouter::Impl::Forward(const httplib::Request& req, httplib::Response
     up = upstreams[static_cast<int>(slot)];
   }
   res.set_header("X-Edgefarm-Slot", std::string(SlotName(slot)));
+  // Only real traffic feeds the analysis: fast health probes would dilute a slow candidate's
+  // latency and could fill min_requests with no completion at all.
+  const bool counted = req.path == "/v1/completions";
   const auto start = std::chrono::steady_clock::now();
   httplib::Result r{nullptr, httplib::Error::Connection};
   if (up.attached()) {
@@ -245,13 +248,13 @@ void TrafficRouter::Impl::Forward(const httplib::Request& req, httplib::Response
     res.set_content(
         ErrorBody("upstream_unavailable", std::string(SlotName(slot)) + " upstream failed: " + why),
         "application/json");
-    Record(slot, ms, true);
+    if (counted) Record(slot, ms, true);
     return;
   }
   res.status = r->status;
   std::string type = r->get_header_value("Content-Type");
   res.set_content(r->body, type.empty() ? "application/octet-stream" : type.c_str());
-  Record(slot, ms, r->status >= 500);
+  if (counted) Record(slot, ms, r->status >= 500);
 }
 
 void TrafficRouter::Impl::PruneLocked(Slot slot, std::chrono::steady_clock::time_point now) const {

@@ -19,9 +19,10 @@
 //   POST /router/reset    {"slot": "blue"|"green"}   (forget the slot's samples)
 // The token never appears in responses or logs.
 //
-// Statistics: per slot, every proxied request's latency (ms, measured at the router) and whether
-// it failed (5xx or upstream failure), kept over a sliding time window (clock injectable) and
-// capped in count; Snapshot() summarises the window.
+// Statistics: per slot, every proxied /v1/completions request's latency (ms, measured at the
+// router) and whether it failed (5xx or upstream failure), kept over a sliding time window (clock
+// injectable) and capped in count; Snapshot() summarises the window. Health probes are forwarded
+// but not counted, so they can neither dilute latencies nor stand in for real traffic.
 //
 // Thread-safety: all public methods may be called from any thread while the router serves.
 // Lifetime: Stop() (or the destructor) stops accepting, finishes in-flight requests and joins.
