@@ -110,7 +110,8 @@ void InferenceServer::Impl::Route() {
     metrics.RecordOther("/metrics", 200);
   });
   http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-    // Called for 404s and httplib's own 413/400; give them the API's error shape.
+    // Called for every answer >= 400; our handlers set a body, httplib's own 404/413/400 do not
+    // and get the API's error shape here.
     if (res.body.empty()) {
       const char* code = res.status == 413   ? "too_large"
                          : res.status == 404 ? "not_found"
@@ -118,7 +119,9 @@ void InferenceServer::Impl::Route() {
       res.set_content(ErrorBody(code, "HTTP " + std::to_string(res.status) + " for " + req.path),
                       "application/json");
     }
-    if (req.path != "/v1/completions") metrics.RecordOther(req.path, res.status);
+    // Completions record themselves; any other path is one label, so probing random paths
+    // cannot grow the metrics without bound (or inject text into the exposition format).
+    if (req.path != "/v1/completions") metrics.RecordOther("other", res.status);
   });
   http.set_exception_handler(
       [this](const httplib::Request&, httplib::Response& res, std::exception_ptr) {

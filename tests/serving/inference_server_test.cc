@@ -102,6 +102,10 @@ TEST(InferenceServerTest, MetricsHistogramCountsRequestsAndTokens) {
   EXPECT_EQ(MetricValue(m, R"(edgefarm_request_errors_total{path="/v1/completions",code="400"})"),
             1);
   EXPECT_EQ(MetricValue(m, "edgefarm_tokens_generated_total"), static_cast<double>(tokens));
+  ASSERT_EQ(Get(server->port(), "/no/such\"path").status, 404);
+  const std::string after = Get(server->port(), "/metrics").body;
+  EXPECT_EQ(MetricValue(after, R"(edgefarm_requests_total{path="other",code="404"})"), 1) << after;
+  EXPECT_EQ(after.find("such"), std::string::npos);
   // Buckets are cumulative: non-decreasing, ending at the count.
   std::regex bucket(R"(edgefarm_request_duration_seconds_bucket\{le="[^"]+"\} (\d+))");
   double last = 0;
