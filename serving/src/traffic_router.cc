@@ -214,17 +214,18 @@ void TrafficRouter::Impl::RouteAdmin() {
 }
 
 void TrafficRouter::Impl::Forward(const httplib::Request& req, httplib::Response& res) {
+  // Only real traffic is split and feeds the analysis: health probes go to the live slot, so
+  // they neither shift the exact split nor dilute a slow candidate's latency, nor fill
+  // min_requests without a single completion.
+  const bool counted = req.path == "/v1/completions";
   Slot slot;
   Upstream up;
   {
     std::lock_guard<std::mutex> lock(mu);
-    slot = split.NextIsCandidate() ? OtherSlot(live) : live;
+    slot = counted && split.NextIsCandidate() ? OtherSlot(live) : live;
     up = upstreams[static_cast<int>(slot)];
   }
   res.set_header("X-Edgefarm-Slot", std::string(SlotName(slot)));
-  // Only real traffic feeds the analysis: fast health probes would dilute a slow candidate's
-  // latency and could fill min_requests with no completion at all.
-  const bool counted = req.path == "/v1/completions";
   const auto start = std::chrono::steady_clock::now();
   httplib::Result r{nullptr, httplib::Error::Connection};
   if (up.attached()) {

@@ -61,6 +61,19 @@ TEST_F(TrafficRouterTest, SplitCountsAreExactForEachWeight) {
   }
 }
 
+TEST_F(TrafficRouterTest, HealthProbesGoToTheLiveSlotWithoutShiftingTheSplit) {
+  ASSERT_TRUE(router_->SetRouting(Slot::kBlue, 50).ok());
+  std::map<std::string, int> by_slot;
+  for (int i = 0; i < 100; ++i) {
+    const HttpReply health = Get(router_->port(), "/health");
+    EXPECT_EQ(health.slot, "blue");
+    ++by_slot[Complete(router_->port(), 1).slot];
+  }
+  EXPECT_EQ(by_slot["green"], 50);
+  EXPECT_EQ(by_slot["blue"], 50);
+  EXPECT_EQ(router_->Snapshot(Slot::kBlue).requests, 50u);
+}
+
 TEST_F(TrafficRouterTest, ForwardsBodiesAndHealthUnchanged) {
   ASSERT_TRUE(router_->SetRouting(Slot::kGreen, 0).ok());
   const HttpReply via_router = Complete(router_->port(), 6);

@@ -6,7 +6,8 @@
 // consecutive requests after SetRouting(), exactly `candidate_weight` go to the candidate, spread
 // evenly (request n goes to the candidate when floor((n+1)w/100) > floor(nw/100)).
 //
-// Proxied routes: POST /v1/completions and GET /health, forwarded to the chosen slot's upstream
+// Proxied routes: POST /v1/completions (split as above) and GET /health (always the live slot,
+// outside the split), forwarded to the chosen slot's upstream
 // with the body and status unchanged plus an `X-Edgefarm-Slot: blue|green` header. A slot
 // without an upstream, or an upstream that cannot be reached, is answered 502 with an error JSON
 // and counted as an error of that slot. GET /router/status returns the routing and both slots'
@@ -21,8 +22,8 @@
 //
 // Statistics: per slot, every proxied /v1/completions request's latency (ms, measured at the
 // router) and whether it failed (5xx or upstream failure), kept over a sliding time window (clock
-// injectable) and capped in count; Snapshot() summarises the window. Health probes are forwarded
-// but not counted, so they can neither dilute latencies nor stand in for real traffic.
+// injectable) and capped in count; Snapshot() summarises the window. Health probes are not
+// counted, so they can neither dilute latencies nor stand in for real traffic.
 //
 // Thread-safety: all public methods may be called from any thread while the router serves.
 // Lifetime: Stop() (or the destructor) stops accepting, finishes in-flight requests and joins.
