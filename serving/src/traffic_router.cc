@@ -123,6 +123,8 @@ struct TrafficRouter::Impl {
   Slot live = Slot::kBlue;
   WeightedSplit split;
   mutable std::deque<Sample> samples[2];
+  uint64_t total_requests[2] = {0, 0};  // since start, for /metrics counters
+  uint64_t total_errors[2] = {0, 0};
 
   void Route();
   void RouteAdmin();
@@ -137,6 +139,7 @@ struct TrafficRouter::Impl {
   void PruneLocked(Slot slot, std::chrono::steady_clock::time_point now) const;
   SlotStats SnapshotLocked(Slot slot) const;
   std::string StatusJson() const;
+  std::string MetricsText() const;
 };
 
 void TrafficRouter::Impl::Route() {
@@ -145,6 +148,9 @@ void TrafficRouter::Impl::Route() {
   http.Get("/health", forward);
   http.Get("/router/status", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(StatusJson(), "application/json");
+  });
+  http.Get("/router/metrics", [this](const httplib::Request&, httplib::Response& res) {
+    res.set_content(MetricsText(), "text/plain; version=0.0.4");
   });
   if (!options.admin_token.empty()) RouteAdmin();
   http.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
@@ -270,6 +276,8 @@ void TrafficRouter::Impl::Record(Slot slot, double latency_ms, bool error) {
   const auto now = clock->SteadyNow();
   std::lock_guard<std::mutex> lock(mu);
   samples[static_cast<int>(slot)].push_back({now, latency_ms, error});
+  ++total_requests[static_cast<int>(slot)];
+  if (error) ++total_errors[static_cast<int>(slot)];
   PruneLocked(slot, now);
 }
 
@@ -332,6 +340,37 @@ Status TrafficRouter::Impl::SetRouting(Slot new_live, int candidate_weight) {
 void TrafficRouter::Impl::ResetStats(Slot slot) {
   std::lock_guard<std::mutex> lock(mu);
   samples[static_cast<int>(slot)].clear();
+}
+
+// Counters since start plus the window's figures as gauges, one series per slot.
+std::string TrafficRouter::Impl::MetricsText() const {
+  std::lock_guard<std::mutex> lock(mu);
+  std::string out =
+      "# TYPE edgefarm_router_candidate_weight gauge\n"
+      "edgefarm_router_candidate_weight " +
+      std::to_string(split.weight()) + "\n# TYPE edgefarm_router_live gauge\n";
+  for (Slot slot : {Slot::kBlue, Slot::kGreen}) {
+    out += "edgefarm_router_live{slot=\"" + std::string(SlotName(slot)) + "\"} " +
+           (slot == live ? "1\n" : "0\n");
+  }
+  std::string requests = "# TYPE edgefarm_router_requests_total counter\n";
+  std::string errors = "# TYPE edgefarm_router_errors_total counter\n";
+  std::string window = "# TYPE edgefarm_router_window_latency_ms gauge\n";
+  for (Slot slot : {Slot::kBlue, Slot::kGreen}) {
+    const int i = static_cast<int>(slot);
+    const std::string label = "{slot=\"" + std::string(SlotName(slot)) + "\"";
+    requests +=
+        "edgefarm_router_requests_total" + label + "} " + std::to_string(total_requests[i]) + "\n";
+    errors +=
+        "edgefarm_router_errors_total" + label + "} " + std::to_string(total_errors[i]) + "\n";
+    const SlotStats s = SnapshotLocked(slot);
+    for (const auto& [q, v] :
+         {std::pair{"0.5", s.p50_ms}, {"0.95", s.p95_ms}, {"0.99", s.p99_ms}}) {
+      window += "edgefarm_router_window_latency_ms" + label + ",quantile=\"" + q + "\"} " +
+                Json(v).dump() + "\n";
+    }
+  }
+  return out + requests + errors + window;
 }
 
 TrafficRouter::TrafficRouter(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

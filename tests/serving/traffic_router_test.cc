@@ -105,6 +105,11 @@ TEST_F(TrafficRouterTest, PerSlotErrorStatsCountUpstream5xx) {
   const SlotStats blue = router_->Snapshot(Slot::kBlue);
   EXPECT_EQ(green.requests, 100u);
   EXPECT_EQ(green.errors, 30u);
+  const std::string metrics = Get(router_->port(), "/router/metrics").body;
+  EXPECT_NE(metrics.find("\nedgefarm_router_requests_total{slot=\"green\"} 100\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("\nedgefarm_router_errors_total{slot=\"green\"} 30\n"), std::string::npos);
   EXPECT_DOUBLE_EQ(green.error_rate, 0.3);
   EXPECT_EQ(blue.requests, 40u);
   EXPECT_EQ(blue.errors, 0u);
@@ -208,6 +213,10 @@ TEST_F(TrafficRouterTest, StatusEndpointAndValidation) {
   EXPECT_EQ(status["candidate"], "blue");
   EXPECT_EQ(status["candidate_weight"], 25);
   EXPECT_EQ(status["slots"]["blue"]["upstream"], blue_->base_url());
+  const std::string metrics = Get(router_->port(), "/router/metrics").body;
+  EXPECT_NE(metrics.find("\nedgefarm_router_candidate_weight 25\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\nedgefarm_router_live{slot=\"green\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("\nedgefarm_router_requests_total{slot=\"blue\"} 0\n"), std::string::npos);
   EXPECT_EQ(router_->SetRouting(Slot::kBlue, 101).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(router_->SetRouting(Slot::kBlue, -1).code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(router_->candidate_weight(), 25);  // unchanged by the refused calls

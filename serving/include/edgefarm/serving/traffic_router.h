@@ -11,7 +11,8 @@
 // with the body and status unchanged plus an `X-Edgefarm-Slot: blue|green` header. A slot
 // without an upstream, or an upstream that cannot be reached, is answered 502 with an error JSON
 // and counted as an error of that slot. GET /router/status returns the routing and both slots'
-// snapshots as JSON.
+// snapshots as JSON; GET /router/metrics the same in Prometheus text (per-slot request and error
+// counters since start, window latency quantiles, the weight and the live slot).
 //
 // Admin API (only when RouterOptions::admin_token is set; `Authorization: Bearer <token>`,
 // 401 otherwise; 400 with an error JSON for a bad body; 200 with the /router/status JSON):
