@@ -24,8 +24,12 @@ std::string NotJudgedReason(const JobRecord& job) {
       return "job skipped: a need failed";
     case JobState::kUnschedulable:
       return "no worker offers the target's tags";
+    case JobState::kWaiting:
+      return "job not finished (waiting)";
+    case JobState::kQueued:
+      return "job not finished (queued)";
     default:
-      return "job not finished (" + std::string(ToString(job.state)) + ")";
+      return "job not finished (running)";
   }
 }
 
