@@ -5,6 +5,7 @@
 
 #include "edgefarm/coordinator/gate_verdicts.h"
 #include "edgefarm/coordinator/pareto.h"
+#include "edgefarm/coordinator/pareto_report.h"
 
 namespace edgefarm::coordinator {
 namespace {
@@ -142,6 +143,46 @@ TEST(Pareto, NoPassingCellRecommendsNothing) {
   auto recs = Recommend(JudgeCells(pipelines::GatesSpec{}, Ptrs(jobs)), {});
   EXPECT_TRUE(recs.at("x86").job_id.empty());
   EXPECT_EQ(recs.at("x86").why, "no cell passed its gates");
+}
+
+TEST(ParetoReport, FromTheApiRunJson) {
+  JobRecord fast = Cell("fast", "x86", "q4_0", 3.0, 0.96, 0.70);
+  JobRecord slow = Cell("slow", "x86", "q8_0", 1.0, 1.0, 0.5);
+  nlohmann::json run = {
+      {"id", "r1"},
+      {"jobs",
+       {{{"id", "j1"},
+         {"name", "fast"},
+         {"kind", "engine"},
+         {"framework", "llama_cpp"},
+         {"target", "x86"},
+         {"state", "succeeded"},
+         {"result", nlohmann::json::parse(fast.result_json)}},
+        {{"id", "j2"},
+         {"name", "slow"},
+         {"kind", "engine"},
+         {"framework", "llama_cpp"},
+         {"target", "x86"},
+         {"state", "succeeded"},
+         {"result", nlohmann::json::parse(slow.result_json)}},
+        {{"id", "j3"}, {"name", "lint"}, {"kind", "command"}, {"state", "succeeded"}},
+        {{"id", "j4"},
+         {"name", "lost"},
+         {"kind", "engine"},
+         {"target", "x86"},
+         {"state", "failed"},
+         {"result", nullptr}},
+        "garbage"}}};
+  auto jobs = EngineJobsFromRunJson(run);
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].state, JobState::kSucceeded);
+  EXPECT_EQ(jobs[2].state, JobState::kFailed);
+  auto recs = Recommend(JudgeCells(pipelines::GatesSpec{}, Ptrs(jobs)), {});
+  std::string text = FormatChoiceReport(recs);
+  EXPECT_NE(text.find("x86: fast (q4_0)"), std::string::npos) << text;
+  EXPECT_NE(text.find("beat slow: failed"), std::string::npos) << text;
+  EXPECT_NE(text.find("beat lost: not_judged"), std::string::npos) << text;
+  EXPECT_TRUE(EngineJobsFromRunJson(nlohmann::json("x")).empty());
 }
 
 }  // namespace
