@@ -273,30 +273,8 @@ void Tile(const TileArgs& a) {
 }  // namespace
 
 TileFn Avx2Tile(TensorType type) {
-  switch (type) {
-    case TensorType::kF32:
-      return Tile<float>;
-    case TensorType::kF16:
-      return Tile<uint16_t>;
-    case TensorType::kQ8_0:
-      return Tile<Q8_0>;
-    case TensorType::kQ4_0:
-      return Tile<Q4_0>;
-    case TensorType::kQ5_0:
-      return Tile<Q5_0>;
-    case TensorType::kQ4_K:
-      return Tile<Q4_K>;
-    case TensorType::kQ6_K:
-      return Tile<Q6_K>;
-    case TensorType::kEfI8SymPerChannel:
-      return Tile<I8>;
-    case TensorType::kEfI4SymG128:
-      return Tile<I4Sym>;
-    case TensorType::kEfI4AffineG64:
-      return Tile<I4Affine>;
-    default:
-      return nullptr;
-  }
+  return TileForType<Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, I8, I4Sym, I4Affine>(
+      type, []<class U>() -> TileFn { return Tile<U>; });
 }
 
 }  // namespace edgefarm::engine::kernels

@@ -31,8 +31,14 @@ constexpr int kSub = std::is_same_v<U, Q6_K> ? 16 : 32;
 template <class U>
 constexpr int kShift = U::kOffsetShift == kSignedQ ? 7 : U::kOffsetShift;
 
+// One zmm as a vector element: std::vector<__m512i> would drop the type's attributes from the
+// template argument (-Wignored-attributes); a struct keeps its size and alignment.
+struct alignas(64) Zmm {
+  __m512i v;
+};
+
 struct Panel {
-  std::vector<__m512i> q;    // [sub-block][k4 in sub-block] -> 16 rows x 4 bytes
+  std::vector<Zmm> q;        // [sub-block][k4 in sub-block] -> 16 rows x 4 bytes
   std::vector<float> scale;  // [sub-block][16 rows]
   std::vector<float> bias;   // [sub-block][16 rows] (types with a bias)
 };
@@ -65,7 +71,7 @@ void PackPanel(const TileArgs& a, const uint8_t* w, int64_t nrows, Panel* p) {
       _mm512_store_ps(tb[r], u.bias);
     }
     for (int j = 0; j < 16; ++j) {
-      p->q[pi * 16 + j] = _mm512_i32gather_epi32(rows, tq[0] + 4 * j, 1);
+      p->q[pi * 16 + j].v = _mm512_i32gather_epi32(rows, tq[0] + 4 * j, 1);
     }
     for (int s = 0; s < kSubsPerPair; ++s) {
       const int lane = s * (kSub<U> / 4);
@@ -98,11 +104,11 @@ void PackedMicro(const TileArgs& a, const Panel* const* panels, const uint8_t* a
       const __m512i seed = _mm512_set1_epi32(kShift<U> > 0 ? nsum * (1 << kShift<U>) : 0);
       for (int g = 0; g < G; ++g) iacc[g][t] = seed;
     }
-    const __m512i* q[G];
+    const Zmm* q[G];
     for (int g = 0; g < G; ++g) q[g] = panels[g]->q.data() + s * kSubK4;
     for (int j = 0; j < kSubK4; ++j) {
       __m512i wq[G];
-      for (int g = 0; g < G; ++g) wq[g] = _mm512_load_si512(q[g] + j);
+      for (int g = 0; g < G; ++g) wq[g] = _mm512_load_si512(&q[g][j].v);
       for (int t = 0; t < T; ++t) {
         int32_t four;
         std::memcpy(&four, x[t].qs + s * kSub<U> + 4 * j, 4);
@@ -276,30 +282,16 @@ void FloatPackedTile(const TileArgs& a) {
 }  // namespace
 
 TileFn Avx512PackedTile(TensorType type) {
-  switch (type) {
-    case TensorType::kF32:
-      return FloatPackedTile<false>;
-    case TensorType::kF16:
-      return FloatPackedTile<true>;
-    case TensorType::kQ8_0:
-      return PackedTile<Q8_0>;
-    case TensorType::kQ4_0:
-      return PackedTile<Q4_0>;
-    case TensorType::kQ5_0:
-      return PackedTile<Q5_0>;
-    case TensorType::kQ4_K:
-      return PackedTile<Q4_K>;
-    case TensorType::kQ6_K:
-      return PackedTile<Q6_K>;
-    case TensorType::kEfI8SymPerChannel:
-      return PackedTile<I8>;
-    case TensorType::kEfI4SymG128:
-      return PackedTile<I4Sym>;
-    case TensorType::kEfI4AffineG64:
-      return PackedTile<I4Affine>;
-    default:
-      return nullptr;
-  }
+  return TileForType<Q8_0, Q4_0, Q5_0, Q4_K, Q6_K, I8, I4Sym, I4Affine>(
+      type, []<class U>() -> TileFn {
+        if constexpr (std::is_same_v<U, float>) {
+          return FloatPackedTile<false>;
+        } else if constexpr (std::is_same_v<U, uint16_t>) {
+          return FloatPackedTile<true>;
+        } else {
+          return PackedTile<U>;
+        }
+      });
 }
 
 }  // namespace edgefarm::engine::kernels

@@ -85,6 +85,39 @@ TileFn Avx512Tile(TensorType type);
 // AVX-512 tiles on repacked weights, for many tokens (every MatMul type).
 TileFn Avx512PackedTile(TensorType type);
 
+// Maps a weight type to its tile, for the SIMD files whose tiles are one template over a block
+// reader per integer type (each ISA file defines its own readers, named after the types they
+// read). make.template operator()<U>() returns the tile instantiated for U; float and uint16_t
+// stand for F32 and F16 weights. nullptr for the types MatMul does not implement.
+template <class RQ8_0, class RQ4_0, class RQ5_0, class RQ4_K, class RQ6_K, class RI8, class RI4Sym,
+          class RI4Affine, class Make>
+TileFn TileForType(TensorType type, Make make) {
+  switch (type) {
+    case TensorType::kF32:
+      return make.template operator()<float>();
+    case TensorType::kF16:
+      return make.template operator()<uint16_t>();
+    case TensorType::kQ8_0:
+      return make.template operator()<RQ8_0>();
+    case TensorType::kQ4_0:
+      return make.template operator()<RQ4_0>();
+    case TensorType::kQ5_0:
+      return make.template operator()<RQ5_0>();
+    case TensorType::kQ4_K:
+      return make.template operator()<RQ4_K>();
+    case TensorType::kQ6_K:
+      return make.template operator()<RQ6_K>();
+    case TensorType::kEfI8SymPerChannel:
+      return make.template operator()<RI8>();
+    case TensorType::kEfI4SymG128:
+      return make.template operator()<RI4Sym>();
+    case TensorType::kEfI4AffineG64:
+      return make.template operator()<RI4Affine>();
+    default:
+      return nullptr;
+  }
+}
+
 // Activation quantisers. The AVX-512 versions produce the same bytes as the scalar ones (same
 // float operations, round-to-nearest-even); MatMul uses them on the AVX-512 path.
 void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst);
