@@ -10,7 +10,11 @@ namespace edgefarm::engine::tools {
 namespace {
 
 std::string Scalar(const GgufValue& v) {
-  if (auto s = v.AsString()) return "\"" + (s->size() > 60 ? s->substr(0, 60) + "..." : *s) + "\"";
+  if (auto s = v.AsString()) {
+    std::string quoted = "\"";
+    quoted += s->size() > 60 ? s->substr(0, 60) + "..." : *s;
+    return quoted + "\"";
+  }
   if (v.type == GgufValueType::kFloat32 || v.type == GgufValueType::kFloat64) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "%g", v.AsFloat().value_or(0));
@@ -25,9 +29,11 @@ std::string Scalar(const GgufValue& v) {
 std::string Render(const GgufValue& v) {
   const GgufArray* a = v.AsArray();
   if (a == nullptr) return Scalar(v);
-  std::string s = "[" + std::to_string(a->values.size()) + " items: ";
+  std::string s = "[";
+  s += std::to_string(a->values.size()) + " items: ";
   for (size_t i = 0; i < a->values.size() && i < 5; ++i) {
-    s += (i ? ", " : "") + Scalar(a->values[i]);
+    if (i > 0) s += ", ";
+    s += Scalar(a->values[i]);
   }
   return s + (a->values.size() > 5 ? ", ...]" : "]");
 }

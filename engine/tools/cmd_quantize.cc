@@ -14,12 +14,6 @@ constexpr const char* kUsage =
     "usage: edgefarm-engine quantize IN OUT --scheme S [--pure] [--threads T]\n"
     "schemes: q8_0 q4_0 q4_k_m f16 int8_sym_pc int4_sym_g128 int4_affine_g64\n";
 
-std::string Shape(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 void PrintReport(const QuantizeReport& r) {
   int changed = 0, fallbacks = 0;
   for (const TensorQuantizeRecord& t : r.tensors) {
