@@ -7,17 +7,10 @@
 #include "commands.h"
 #include "edgefarm/engine/benchmark.h"
 #include "edgefarm/engine/model.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
 namespace {
-
-bool ParseInt(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 void PrintTable(const BenchResult& r, std::string_view model) {
   std::printf("model %.*s, %llu bytes, %d threads, kernel path %s\n",

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -11,17 +12,10 @@
 #include "commands.h"
 #include "edgefarm/engine/evaluator.h"
 #include "edgefarm/engine/model.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
 namespace {
-
-bool ParseInt(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
 
 void Print(const EvalResult& r, bool json) {
   if (json) {
@@ -50,6 +44,61 @@ void Print(const EvalResult& r, bool json) {
   }
 }
 
+struct EvalFlags {
+  EvalParams params = DefaultEvalParams();
+  std::string text_path, baseline_path;
+  bool json = false;
+};
+
+// Returns false (after printing the offending argument) on a bad or missing flag.
+bool ParseEvalFlags(int argc, char** argv, EvalFlags* f) {
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const bool has_value = i + 1 < argc;
+    long v = 0;
+    if (a == "--json") {
+      f->json = true;
+    } else if (a == "--text" && has_value) {
+      f->text_path = argv[++i];
+    } else if (a == "--baseline" && has_value) {
+      f->baseline_path = argv[++i];
+    } else if (a == "--ctx" && has_value && ParseInt(argv[++i], 4, 65536, &v)) {
+      f->params.n_ctx = static_cast<int>(v);
+    } else if (a == "--chunks" && has_value && ParseInt(argv[++i], 0, 1 << 30, &v)) {
+      f->params.max_chunks = static_cast<int>(v);
+    } else if (a == "--threads" && has_value && ParseInt(argv[++i], 1, 1024, &v)) {
+      f->params.threads = static_cast<int>(v);
+    } else {
+      std::fprintf(stderr, "eval: bad or incomplete argument '%s'\n", argv[i]);
+      return false;
+    }
+  }
+  if (f->text_path.empty()) {
+    std::fprintf(stderr, "eval: --text FILE is required\n");
+    return false;
+  }
+  return true;
+}
+
+// Loads the model and, when asked for, the baseline; prints the error and returns 1 on failure.
+int LoadModels(const char* model_path, const std::string& baseline_path,
+               std::unique_ptr<LlamaModel>* model, std::unique_ptr<LlamaModel>* baseline) {
+  auto m = LlamaModel::Load(model_path);
+  if (!m.ok()) {
+    std::fprintf(stderr, "eval: %s\n", m.status().ToString().c_str());
+    return 1;
+  }
+  *model = std::move(*m);
+  if (baseline_path.empty()) return 0;
+  auto b = LlamaModel::Load(baseline_path);
+  if (!b.ok()) {
+    std::fprintf(stderr, "eval: %s\n", b.status().ToString().c_str());
+    return 1;
+  }
+  *baseline = std::move(*b);
+  return 0;
+}
+
 }  // namespace
 
 int RunEval(int argc, char** argv) {
@@ -59,67 +108,29 @@ int RunEval(int argc, char** argv) {
                  "[--baseline BASE] [--threads T] [--json]\n");
     return 2;
   }
-  EvalParams p = DefaultEvalParams();
-  std::string text_path, baseline_path;
-  bool json = false;
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view a = argv[i];
-    const bool has_value = i + 1 < argc;
-    long v = 0;
-    if (a == "--json") {
-      json = true;
-    } else if (a == "--text" && has_value) {
-      text_path = argv[++i];
-    } else if (a == "--baseline" && has_value) {
-      baseline_path = argv[++i];
-    } else if (a == "--ctx" && has_value && ParseInt(argv[++i], 4, 65536, &v)) {
-      p.n_ctx = static_cast<int>(v);
-    } else if (a == "--chunks" && has_value && ParseInt(argv[++i], 0, 1 << 30, &v)) {
-      p.max_chunks = static_cast<int>(v);
-    } else if (a == "--threads" && has_value && ParseInt(argv[++i], 1, 1024, &v)) {
-      p.threads = static_cast<int>(v);
-    } else {
-      std::fprintf(stderr, "eval: bad or incomplete argument '%s'\n", argv[i]);
-      return 2;
-    }
-  }
-  if (text_path.empty()) {
-    std::fprintf(stderr, "eval: --text FILE is required\n");
-    return 2;
-  }
+  EvalFlags f;
+  if (!ParseEvalFlags(argc, argv, &f)) return 2;
   auto path = KernelPathFromEnv();
   if (!path.ok()) {
     std::fprintf(stderr, "eval: %s\n", path.status().ToString().c_str());
     return 2;
   }
-  p.kernel_path = *path;
-  std::ifstream in(text_path, std::ios::binary);
+  f.params.kernel_path = *path;
+  std::ifstream in(f.text_path, std::ios::binary);
   if (!in) {
-    std::fprintf(stderr, "eval: cannot read %s\n", text_path.c_str());
+    std::fprintf(stderr, "eval: cannot read %s\n", f.text_path.c_str());
     return 1;
   }
   std::stringstream text;
   text << in.rdbuf();
-  auto model = LlamaModel::Load(argv[1]);
-  if (!model.ok()) {
-    std::fprintf(stderr, "eval: %s\n", model.status().ToString().c_str());
-    return 1;
-  }
-  std::unique_ptr<LlamaModel> baseline;
-  if (!baseline_path.empty()) {
-    auto b = LlamaModel::Load(baseline_path);
-    if (!b.ok()) {
-      std::fprintf(stderr, "eval: %s\n", b.status().ToString().c_str());
-      return 1;
-    }
-    baseline = std::move(*b);
-  }
-  auto r = Evaluate(**model, text.str(), p, baseline.get());
+  std::unique_ptr<LlamaModel> model, baseline;
+  if (LoadModels(argv[1], f.baseline_path, &model, &baseline) != 0) return 1;
+  auto r = Evaluate(*model, text.str(), f.params, baseline.get());
   if (!r.ok()) {
     std::fprintf(stderr, "eval: %s\n", r.status().ToString().c_str());
     return 1;
   }
-  Print(*r, json);
+  Print(*r, f.json);
   return 0;
 }
 

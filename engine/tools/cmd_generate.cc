@@ -7,20 +7,9 @@
 #include "commands.h"
 #include "edgefarm/engine/generate.h"
 #include "edgefarm/engine/model.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
-namespace {
-
-bool ParseInt(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-}  // namespace
-
 int RunGenerate(int argc, char** argv) {
   if (argc < 2) {
     std::fprintf(stderr,

@@ -11,17 +11,10 @@
 
 #include "commands.h"
 #include "edgefarm/serving/load_generator.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
 namespace {
-
-bool ParseNumber(const char* s, double lo, double hi, double* out) {
-  char* end = nullptr;
-  const double v = std::strtod(s, &end);
-  if (end == s || *end != '\0' || !(v >= lo && v <= hi)) return false;
-  *out = v;
-  return true;
-}
 
 struct LoadFlags {
   serving::LoadOptions load;

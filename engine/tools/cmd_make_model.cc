@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "edgefarm/engine/make_model.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
 namespace {
@@ -15,10 +16,41 @@ constexpr const char* kUsage =
     "usage: edgefarm-engine make-model OUT --dim D --layers L --ff F --heads H --kv-heads K "
     "--vocab V --seed S [--type f16|f32] [--ctx N]\n";
 
-bool ParseInt(const char* s, long long* out) {
-  char* end = nullptr;
-  *out = std::strtoll(s, &end, 10);
-  return end != s && *end == '\0';
+// --type: false unless f16 or f32.
+bool SetType(const char* value, MakeModelParams* p) {
+  if (std::strcmp(value, "f16") == 0) {
+    p->type = TensorType::kF16;
+  } else if (std::strcmp(value, "f32") == 0) {
+    p->type = TensorType::kF32;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+// The numeric flags; false for a flag that is not one of them.
+bool SetNumber(const std::string& flag, long v, MakeModelParams* p) {
+  const int iv = static_cast<int>(v);
+  if (flag == "--dim") {
+    p->dim = iv;
+  } else if (flag == "--layers") {
+    p->layers = iv;
+  } else if (flag == "--ff") {
+    p->ff = iv;
+  } else if (flag == "--heads") {
+    p->heads = iv;
+  } else if (flag == "--kv-heads") {
+    p->kv_heads = iv;
+  } else if (flag == "--vocab") {
+    p->vocab = iv;
+  } else if (flag == "--ctx") {
+    p->context_length = iv;
+  } else if (flag == "--seed") {
+    p->seed = static_cast<uint64_t>(v);
+  } else {
+    return false;
+  }
+  return true;
 }
 
 }  // namespace
@@ -38,39 +70,18 @@ int RunMakeModel(int argc, char** argv) {
     }
     const char* value = argv[++i];
     if (flag == "--type") {
-      if (std::strcmp(value, "f16") == 0) {
-        p.type = TensorType::kF16;
-      } else if (std::strcmp(value, "f32") == 0) {
-        p.type = TensorType::kF32;
-      } else {
+      if (!SetType(value, &p)) {
         std::fprintf(stderr, "make-model: --type must be f16 or f32\n");
         return 2;
       }
       continue;
     }
-    long long v = 0;
-    if (!ParseInt(value, &v) || v < 0 || v > (1ll << 30)) {
+    long v = 0;
+    if (!ParseInt(value, 0, 1L << 30, &v)) {
       std::fprintf(stderr, "make-model: %s: '%s' is not a valid number\n", flag.c_str(), value);
       return 2;
     }
-    const int iv = static_cast<int>(v);
-    if (flag == "--dim")
-      p.dim = iv;
-    else if (flag == "--layers")
-      p.layers = iv;
-    else if (flag == "--ff")
-      p.ff = iv;
-    else if (flag == "--heads")
-      p.heads = iv;
-    else if (flag == "--kv-heads")
-      p.kv_heads = iv;
-    else if (flag == "--vocab")
-      p.vocab = iv;
-    else if (flag == "--ctx")
-      p.context_length = iv;
-    else if (flag == "--seed")
-      p.seed = static_cast<uint64_t>(v);
-    else {
+    if (!SetNumber(flag, v, &p)) {
       std::fprintf(stderr, "make-model: unknown flag %s\n%s", flag.c_str(), kUsage);
       return 2;
     }

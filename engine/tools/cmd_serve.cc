@@ -13,25 +13,10 @@
 
 #include "commands.h"
 #include "edgefarm/serving/inference_server.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
 namespace {
-
-bool ParseLong(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (end == s || *end != '\0' || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
-bool ParseRate(const char* s, double* out) {
-  char* end = nullptr;
-  const double v = std::strtod(s, &end);
-  if (end == s || *end != '\0' || !(v >= 0 && v <= 1)) return false;
-  *out = v;
-  return true;
-}
 
 struct ServeFlags {
   serving::ServerOptions server = serving::DefaultServerOptions();
@@ -46,23 +31,23 @@ bool ParseServeFlags(int argc, char** argv, ServeFlags* f) {
     long v = 0;
     bool ok = has;
     if (a == "--port" && has) {
-      ok = ParseLong(argv[++i], 0, 65535, &v);
+      ok = ParseInt(argv[++i], 0, 65535, &v);
       f->server.port = static_cast<int>(v);
     } else if (a == "--host" && has) {
       f->server.host = argv[++i];
     } else if (a == "--threads" && has) {
-      ok = ParseLong(argv[++i], 1, 256, &v);
+      ok = ParseInt(argv[++i], 1, 256, &v);
       f->server.http_threads = static_cast<int>(v);
     } else if (a == "--engine-threads" && has) {
-      ok = ParseLong(argv[++i], 1, 256, &v);
+      ok = ParseInt(argv[++i], 1, 256, &v);
       f->server.engine_threads = static_cast<int>(v);
     } else if (a == "--fault-error-rate" && has) {
-      ok = ParseRate(argv[++i], &f->server.fault.error_rate);
+      ok = ParseNumber(argv[++i], 0, 1, &f->server.fault.error_rate);
     } else if (a == "--fault-latency-ms" && has) {
-      ok = ParseLong(argv[++i], 0, 600000, &v);
+      ok = ParseInt(argv[++i], 0, 600000, &v);
       f->server.fault.latency_ms = static_cast<int>(v);
     } else if (a == "--fault-seed" && has) {
-      ok = ParseLong(argv[++i], 0, 1L << 62, &v);
+      ok = ParseInt(argv[++i], 0, 1L << 62, &v);
       f->server.fault.seed = static_cast<uint64_t>(v);
     } else if (a == "--ready-file" && has) {
       f->ready_file = argv[++i];

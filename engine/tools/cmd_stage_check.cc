@@ -12,17 +12,10 @@
 
 #include "commands.h"
 #include "edgefarm/serving/staging_checks.h"
+#include "flags.h"
 
 namespace edgefarm::engine::tools {
 namespace {
-
-bool ParseNumber(const char* s, double lo, double hi, double* out) {
-  char* end = nullptr;
-  const double v = std::strtod(s, &end);
-  if (end == s || *end != '\0' || !(v >= lo && v <= hi)) return false;
-  *out = v;
-  return true;
-}
 
 bool ParseStageFlags(int argc, char** argv, std::string* out_dir, serving::StageOptions* o) {
   for (int i = 2; i < argc; ++i) {

@@ -4,16 +4,16 @@
 
 namespace edgefarm::engine::tools {
 
-int RunTokenize(int argc, char** argv);   // tokenize MODEL TEXT
-int RunQuantize(int argc, char** argv);   // quantize IN OUT --scheme S [--pure]
-int RunMakeModel(int argc, char** argv);  // make-model OUT --dim D ...
-int RunGenerate(int argc, char** argv);   // generate MODEL --prompt TEXT -n N
-int RunBench(int argc, char** argv);      // bench MODEL --prompt N --gen N ...
-int RunEval(int argc, char** argv);       // eval MODEL --text FILE --ctx N [--baseline BASE]
-int RunCellJob(int argc, char** argv);    // run JOB.json --out DIR
-int RunInfo(int argc, char** argv);       // info MODEL: metadata and tensors
-int RunServe(int argc, char** argv);      // serve MODEL --port P ...: HTTP inference server
-int RunStageCheck(int argc, char** argv); // stage-check JOB.json --out DIR
+int RunTokenize(int argc, char** argv);     // tokenize MODEL TEXT
+int RunQuantize(int argc, char** argv);     // quantize IN OUT --scheme S [--pure]
+int RunMakeModel(int argc, char** argv);    // make-model OUT --dim D ...
+int RunGenerate(int argc, char** argv);     // generate MODEL --prompt TEXT -n N
+int RunBench(int argc, char** argv);        // bench MODEL --prompt N --gen N ...
+int RunEval(int argc, char** argv);         // eval MODEL --text FILE --ctx N [--baseline BASE]
+int RunCellJob(int argc, char** argv);      // run JOB.json --out DIR
+int RunInfo(int argc, char** argv);         // info MODEL: metadata and tensors
+int RunServe(int argc, char** argv);        // serve MODEL --port P ...: HTTP inference server
+int RunStageCheck(int argc, char** argv);   // stage-check JOB.json --out DIR
 int RunLoadCommand(int argc, char** argv);  // load URL --requests N ...: HTTP load generator
 int RunRoute(int argc, char** argv);        // route --port P --blue URL --green URL ...
 
