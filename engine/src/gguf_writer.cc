@@ -100,6 +100,47 @@ Status WriteValue(const GgufValue& v, ByteSink* out) {
   return Status::Ok();
 }
 
+// The metadata as written: general.alignment set to the writer's alignment, added when it is not
+// the GGUF default of 32.
+GgufMetadata WithAlignment(GgufMetadata metadata, uint32_t alignment) {
+  bool has_alignment = false;
+  for (auto& [k, v] : metadata) {
+    if (k == "general.alignment") {
+      v = GgufValue::U32(alignment);
+      has_alignment = true;
+    }
+  }
+  if (!has_alignment && alignment != 32) {
+    metadata.emplace_back("general.alignment", GgufValue::U32(alignment));
+  }
+  return metadata;
+}
+
+// Writes header, then each payload padded with zeros to the alignment, to tmp; on failure tmp is
+// removed.
+Status WriteFile(const std::filesystem::path& tmp, const std::vector<uint8_t>& header,
+                 const std::vector<const std::vector<uint8_t>*>& payloads, uint32_t alignment) {
+  std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(header.data()),
+          static_cast<std::streamsize>(header.size()));
+  static const std::vector<char> kZeros(256, 0);
+  for (const std::vector<uint8_t>* data : payloads) {
+    f.write(reinterpret_cast<const char*>(data->data()),
+            static_cast<std::streamsize>(data->size()));
+    const size_t pad = (alignment - data->size() % alignment) % alignment;
+    for (size_t left = pad; left > 0; left -= std::min(left, kZeros.size())) {
+      f.write(kZeros.data(), static_cast<std::streamsize>(std::min(left, kZeros.size())));
+    }
+  }
+  f.close();
+  if (!f) {
+    std::error_code ignored;
+    std::filesystem::remove(tmp, ignored);
+    return IoError("gguf writer: cannot write " + tmp.string());
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void GgufWriter::AddMetadata(std::string key, GgufValue value) {
@@ -127,17 +168,7 @@ Status GgufWriter::WriteTo(const std::filesystem::path& path) const {
   if (alignment_ == 0 || (alignment_ & (alignment_ - 1)) != 0) {
     return InvalidArgument("gguf writer: alignment must be a power of two");
   }
-  GgufMetadata metadata = metadata_;
-  bool has_alignment = false;
-  for (auto& [k, v] : metadata) {
-    if (k == "general.alignment") {
-      v = GgufValue::U32(alignment_);
-      has_alignment = true;
-    }
-  }
-  if (!has_alignment && alignment_ != 32) {
-    metadata.emplace_back("general.alignment", GgufValue::U32(alignment_));
-  }
+  const GgufMetadata metadata = WithAlignment(metadata_, alignment_);
   ByteSink out;
   out.Raw<uint32_t>(0x46554747u);  // "GGUF"
   out.Raw<uint32_t>(3);
@@ -169,26 +200,9 @@ Status GgufWriter::WriteTo(const std::filesystem::path& path) const {
   out.Pad(alignment_);
   std::filesystem::path tmp = path;
   tmp += ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f.write(reinterpret_cast<const char*>(out.bytes().data()),
-            static_cast<std::streamsize>(out.bytes().size()));
-    static const std::vector<char> kZeros(256, 0);
-    for (const PendingTensor& t : tensors_) {
-      f.write(reinterpret_cast<const char*>(t.data.data()),
-              static_cast<std::streamsize>(t.data.size()));
-      const size_t pad = (alignment_ - t.data.size() % alignment_) % alignment_;
-      for (size_t left = pad; left > 0; left -= std::min(left, kZeros.size())) {
-        f.write(kZeros.data(), static_cast<std::streamsize>(std::min(left, kZeros.size())));
-      }
-    }
-    f.close();
-    if (!f) {
-      std::error_code ignored;
-      std::filesystem::remove(tmp, ignored);
-      return IoError("gguf writer: cannot write " + tmp.string());
-    }
-  }
+  std::vector<const std::vector<uint8_t>*> payloads;
+  for (const PendingTensor& t : tensors_) payloads.push_back(&t.data);
+  EF_RETURN_IF_ERROR(WriteFile(tmp, out.bytes(), payloads, alignment_));
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) return IoError("gguf writer: cannot rename to " + path.string() + ": " + ec.message());

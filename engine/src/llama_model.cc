@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
+#include <optional>
 #include <string>
 
 #include "edgefarm/engine/gguf.h"
+#include "edgefarm/engine/matmul.h"
 #include "edgefarm/engine/model.h"
 #include "edgefarm/engine/quant.h"
 #include "edgefarm/engine/tokenizer.h"
@@ -17,28 +19,18 @@
 namespace edgefarm::engine {
 namespace {
 
-// The weight types MatMul implements (matmul.h).
-bool MatMulSupports(TensorType t) {
-  switch (t) {
-    case TensorType::kF32:
-    case TensorType::kF16:
-    case TensorType::kQ8_0:
-    case TensorType::kQ4_0:
-    case TensorType::kQ5_0:
-    case TensorType::kQ4_K:
-    case TensorType::kQ6_K:
-    case TensorType::kEfI8SymPerChannel:
-    case TensorType::kEfI4SymG128:
-    case TensorType::kEfI4AffineG64:
-      return true;
-    default:
-      return false;
-  }
+// Whether MatMul implements `type` at all; the row length is checked against the blocks below.
+bool MatMulImplements(TensorType type) {
+  const std::optional<TypeTraits> traits = GetTypeTraits(type);
+  return traits.has_value() && MatMulSupports(type, traits->block_size);
 }
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) s += ", ";
+    s += std::to_string(shape[i]);
+  }
   return s + "]";
 }
 
@@ -66,7 +58,7 @@ class Binder {
                              ", expected [" + std::to_string(cols) + ", " + std::to_string(rows) +
                              "]");
     }
-    if (!MatMulSupports(t->type)) {
+    if (!MatMulImplements(t->type)) {
       return InvalidArgument("tensor '" + name + "' has type " +
                              std::to_string(static_cast<uint32_t>(t->type)) +
                              " which the matmul kernels do not implement");

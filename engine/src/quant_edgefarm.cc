@@ -32,6 +32,16 @@ uint8_t Nibble(const uint8_t* qs, int g, int j) {
   return j < g / 2 ? (qs[j] & 0x0F) : (qs[j - g / 2] >> 4);
 }
 
+// Smallest and largest of x[0..n), n >= 1.
+void MinMax(const float* x, int n, float* min, float* max) {
+  *min = x[0];
+  *max = x[0];
+  for (int j = 1; j < n; ++j) {
+    *min = std::min(*min, x[j]);
+    *max = std::max(*max, x[j]);
+  }
+}
+
 }  // namespace
 
 void QuantizeEfI8SymPerChannel(const float* x, void* row, int64_t n) {
@@ -57,11 +67,8 @@ void DequantizeEfI8SymPerChannel(const void* row, float* y, int64_t n) {
 void QuantizeEfI4SymG128(const float* x, BlockEfI4SymG128* y, int64_t n) {
   constexpr int kG = kGroupI4Sym;
   for (int64_t b = 0; b < n / kG; ++b, x += kG) {
-    float min = x[0], max = x[0];
-    for (int j = 1; j < kG; ++j) {
-      min = std::min(min, x[j]);
-      max = std::max(max, x[j]);
-    }
+    float min = 0, max = 0;
+    MinMax(x, kG, &min, &max);
     // NNCF's signed scale: the extreme of larger magnitude lands on code -8.
     float scale = (std::fabs(min) >= max ? std::fabs(min) : -max) / 8.0f;
     if (!(std::fabs(scale) >= FLT_EPSILON)) scale = FLT_EPSILON;
@@ -84,11 +91,8 @@ void DequantizeEfI4SymG128(const BlockEfI4SymG128* x, float* y, int64_t n) {
 void QuantizeEfI4AffineG64(const float* x, BlockEfI4AffineG64* y, int64_t n) {
   constexpr int kG = kGroupI4Affine;
   for (int64_t b = 0; b < n / kG; ++b, x += kG) {
-    float min = x[0], max = x[0];
-    for (int j = 1; j < kG; ++j) {
-      min = std::min(min, x[j]);
-      max = std::max(max, x[j]);
-    }
+    float min = 0, max = 0;
+    MinMax(x, kG, &min, &max);
     const float raw_scale = std::max((max - min) / 15.0f, 1e-7f);
     y[b].scale = Fp32ToFp16(raw_scale);
     y[b].bias = Fp32ToFp16(min);
