@@ -14,10 +14,13 @@
 #include <nlohmann/json.hpp>
 
 #include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/control_store.h"
 #include "edgefarm/coordinator/http_api.h"
 #include "edgefarm/coordinator/log_store.h"
+#include "edgefarm/coordinator/repo_registry.h"
 #include "edgefarm/coordinator/sqlite_store.h"
 #include "edgefarm/coordinator/tokens.h"
+#include "edgefarm/coordinator/trigger_service.h"
 #include "edgefarm/coordinator/zmq_transport.h"
 #include "edgefarm/proto/frame_codec.h"
 
@@ -73,7 +76,33 @@ Status Coordinator::OpenData() {
   scheduler_ = std::make_unique<Scheduler>(scheduler_options, store_.get(), blobs_.get(),
                                            logs_.get(), clock_, logger_);
   scheduler_->Restore(snapshot);
+  EF_RETURN_IF_ERROR(OpenControl());
   return scheduler_->Flush();
+}
+
+Status Coordinator::OpenControl() {
+  EF_ASSIGN_OR_RETURN(control_, ControlStore::Open(options_.data_dir / "control.db"));
+  EF_ASSIGN_OR_RETURN(auto api_tokens, control_->Tokens());
+  for (const auto& t : api_tokens) tokens_->Add(t.role, t.sha256, t.name);
+  if (!options_.repos_file.empty()) {
+    EF_ASSIGN_OR_RETURN(auto repos, LoadRepoConfig(options_.repos_file));
+    for (auto& repo : repos) {
+      repo.created_at_ms = clock_->UnixMillis();
+      EF_RETURN_IF_ERROR(control_->PutRepo(repo));
+    }
+  }
+  TriggerContext trigger;
+  trigger.mu = &mu_;
+  trigger.scheduler = scheduler_.get();
+  trigger.blobs = blobs_.get();
+  trigger.control = control_.get();
+  trigger.clock = clock_;
+  trigger.mirrors_dir = options_.data_dir / "mirrors";
+  trigger.native_target = options_.native_target;
+  trigger.wake_interval = options_.trigger_wake_interval;
+  trigger.logger = logger_;
+  triggers_ = std::make_unique<TriggerService>(std::move(trigger));
+  return Status::Ok();
 }
 
 Status Coordinator::WriteEndpoints() const {
@@ -111,6 +140,9 @@ Status Coordinator::Start() {
   ctx.blobs = blobs_.get();
   ctx.logs = logs_.get();
   ctx.tokens = tokens_.get();
+  ctx.control = control_.get();
+  ctx.triggers = triggers_.get();
+  ctx.clock = clock_;
   ctx.bad_frames = &bad_frames_;
   ctx.native_target = options_.native_target;
   ctx.max_request_bytes = options_.max_request_bytes;
@@ -123,6 +155,7 @@ Status Coordinator::Start() {
   EF_RETURN_IF_ERROR(WriteEndpoints());
   stop_ = false;
   http_->Start();
+  triggers_->Start();
   loop_ = std::thread([this] { Loop(); });
   logger_->info("coordinator listening on {} (workers) and {} (HTTP), data in {}", zmq_endpoint_,
                 http_url_, options_.data_dir.string());
@@ -133,6 +166,7 @@ void Coordinator::Stop() {
   stop_ = true;
   if (loop_.joinable()) loop_.join();
   if (http_) http_->Stop();
+  if (triggers_) triggers_->Stop();
 }
 
 void Coordinator::CountBadFrame(const std::string& identity, const std::string& why) {

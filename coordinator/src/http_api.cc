@@ -9,22 +9,16 @@
 //   error shape too.
 #include "edgefarm/coordinator/http_api.h"
 
-#include <httplib.h>
-
+#include <chrono>
 #include <fstream>
-#include <nlohmann/json.hpp>
+#include <thread>
 
 #include "edgefarm/coordinator/run_json.h"
 #include "edgefarm/coordinator/run_planner.h"
+#include "http_api_internal.h"
 
 namespace edgefarm::coordinator {
-namespace {
-
-using httplib::Request;
-using httplib::Response;
-using nlohmann::json;
-
-constexpr uint64_t kMaxLogRead = 1 << 20;
+namespace http_internal {
 
 void SendJson(Response& res, int status, const json& body) {
   res.status = status;
@@ -45,6 +39,8 @@ int HttpStatusOf(const Status& status) {
       return 413;
     case StatusCode::kUnauthenticated:
       return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
     case StatusCode::kUnavailable:
     case StatusCode::kIoError:
       return 503;
@@ -60,6 +56,28 @@ std::string BearerToken(const Request& req) {
     return "";
   }
   return header.substr(kPrefix.size());
+}
+
+std::optional<json> JsonBody(const Request& req, Response& res) {
+  json j = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    SendError(res, 400, "invalid_json", "the body is not a JSON object");
+    return std::nullopt;
+  }
+  return j;
+}
+
+}  // namespace http_internal
+
+namespace {
+
+using namespace http_internal;  // NOLINT(google-build-using-namespace): adapter-internal helpers
+
+constexpr uint64_t kMaxLogRead = 1 << 20;
+constexpr auto kMaxFollowWait = std::chrono::seconds(60);
+
+bool IsMutating(const std::string& method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
 }
 
 // Parses the run submission body; InvalidArgument names the offending field.
@@ -89,26 +107,46 @@ Result<RunRequest> ParseRunRequest(const std::string& body) {
 
 }  // namespace
 
-struct HttpApi::Impl {
-  ApiContext ctx;
-  httplib::Server server;
-
-  bool Authorize(const Request& req, Response& res, const std::vector<std::string>& roles) {
-    if (ctx.tokens->Check(BearerToken(req), roles)) return true;
+std::optional<TokenIdentity> HttpApi::Impl::Authorize(const Request& req, Response& res,
+                                                      Permission permission) {
+  auto who = ctx.tokens->Identify(BearerToken(req));
+  if (!who) {
     SendError(res, 401, "unauthenticated", "missing or unknown bearer token");
-    return false;
+    return std::nullopt;
   }
+  if (!Allows(who->role, permission)) {
+    SendError(res, 403, "forbidden",
+              "role " + std::string(ToString(who->role)) + " may not do this");
+    return std::nullopt;
+  }
+  return who;
+}
 
-  void Routes();
-  void PutBlob(const Request& req, Response& res, const httplib::ContentReader& reader);
-  void GetBlob(const Request& req, Response& res);
-  void PostRun(const Request& req, Response& res);
-  void GetLog(const Request& req, Response& res);
-};
+void HttpApi::Impl::Audit(const Request& req, const Response& res) {
+  if (!IsMutating(req.method) || ctx.control == nullptr) return;
+  AuditRecord record;
+  record.at_ms = ctx.clock ? ctx.clock->UnixMillis() : 0;
+  if (req.path.rfind("/hooks/", 0) == 0) {
+    record.actor = "webhook:" + req.path.substr(7);
+    record.role = "webhook";
+  } else if (auto who = ctx.tokens->Identify(BearerToken(req))) {
+    record.actor = who->id + " (" + who->name + ")";
+    record.role = std::string(ToString(who->role));
+  } else {
+    record.actor = "anonymous";
+    record.role = "none";
+  }
+  record.method = req.method;
+  record.path = req.path.substr(0, 512);
+  record.remote = req.remote_addr + ":" + std::to_string(req.remote_port);
+  record.status = res.status;
+  Status appended = ctx.control->AppendAudit(record);
+  if (!appended.ok()) ctx.logger->error("audit log: {}", appended.ToString());
+}
 
 void HttpApi::Impl::PutBlob(const Request& req, Response& res,
                             const httplib::ContentReader& reader) {
-  if (!Authorize(req, res, {"admin", "worker"})) return;
+  if (!Authorize(req, res, Permission::kBlobWrite)) return;
   const std::string digest = req.matches[1];
   if (!IsValidSha256Hex(digest)) {
     SendError(res, 400, "invalid_digest", "blob names are sha256 hex digests");
@@ -159,19 +197,27 @@ void HttpApi::Impl::PutBlob(const Request& req, Response& res,
 }
 
 void HttpApi::Impl::GetBlob(const Request& req, Response& res) {
-  if (!Authorize(req, res, {"admin", "worker"})) return;
-  auto path = ctx.blobs->PathOf(req.matches[1].str());
+  if (!Authorize(req, res, Permission::kBlobRead)) return;
+  ServeBlob(req.matches[1].str(), "", res);
+}
+
+void HttpApi::Impl::ServeBlob(const std::string& digest, const std::string& download_name,
+                              Response& res) {
+  auto path = ctx.blobs->PathOf(digest);
   if (!path.ok()) {
     SendError(res, HttpStatusOf(path.status()),
               path.status().code() == StatusCode::kNotFound ? "not_found" : "invalid_digest",
               path.status().message());
     return;
   }
-  auto size = ctx.blobs->Size(req.matches[1].str());
+  auto size = ctx.blobs->Size(digest);
   auto file = std::make_shared<std::ifstream>(*path, std::ios::binary);
   if (!size.ok() || !*file) {
     SendError(res, 503, "io_error", "cannot read blob");
     return;
+  }
+  if (!download_name.empty()) {
+    res.set_header("Content-Disposition", "attachment; filename=\"" + download_name + "\"");
   }
   res.set_content_provider(static_cast<size_t>(*size), "application/octet-stream",
                            [file](size_t offset, size_t length, httplib::DataSink& sink) {
@@ -184,7 +230,7 @@ void HttpApi::Impl::GetBlob(const Request& req, Response& res) {
 }
 
 void HttpApi::Impl::PostRun(const Request& req, Response& res) {
-  if (!Authorize(req, res, {"admin"})) return;
+  if (!Authorize(req, res, Permission::kSubmit)) return;
   if (req.body.size() > ctx.max_request_bytes) {
     SendError(res, 413, "too_large",
               "request body exceeds " + std::to_string(ctx.max_request_bytes) + " bytes");
@@ -213,8 +259,71 @@ void HttpApi::Impl::PostRun(const Request& req, Response& res) {
   SendJson(res, 201, {{"run_id", *run_id}});
 }
 
+void HttpApi::Impl::ListRuns(const Request& req, Response& res) {
+  if (!Authorize(req, res, Permission::kRead)) return;
+  const std::string state = req.get_param_value("state");
+  const std::string repo = req.get_param_value("repo");
+  const std::string commit = req.get_param_value("commit");
+  size_t limit = 1000;
+  if (req.has_param("limit")) {
+    const std::string text = req.get_param_value("limit");
+    if (text.empty() || text.size() > 6 ||
+        text.find_first_not_of("0123456789") != std::string::npos) {
+      return SendError(res, 400, "invalid_request", "limit must be an integer up to 999999");
+    }
+    limit = std::stoul(text);
+  }
+  if (!state.empty() && !ParseRunState(state).ok()) {
+    return SendError(res, 400, "invalid_request", "unknown run state");
+  }
+  std::vector<json> runs;
+  {
+    std::lock_guard lock(*ctx.mu);
+    for (const RunRecord* run : ctx.scheduler->Runs()) {
+      if (!state.empty() && ToString(run->state) != state) continue;
+      runs.push_back(RunSummaryJson(*ctx.scheduler, *run));
+    }
+  }
+  json out = json::array();
+  // Newest first, so ?limit= shows the latest runs.
+  for (auto it = runs.rbegin(); it != runs.rend() && out.size() < limit; ++it) {
+    if (!repo.empty() || !commit.empty()) {
+      auto trigger = ctx.control->TriggerOf((*it)["id"].get<std::string>());
+      if (!trigger.ok() || !trigger->has_value()) continue;
+      if (!repo.empty() && (*trigger)->repo != repo) continue;
+      if (!commit.empty() && (*trigger)->commit != commit) continue;
+    }
+    out.push_back(std::move(*it));
+  }
+  SendJson(res, 200, {{"runs", std::move(out)}});
+}
+
+void HttpApi::Impl::GetRun(const Request& req, Response& res) {
+  if (!Authorize(req, res, Permission::kRead)) return;
+  json detail;
+  {
+    std::lock_guard lock(*ctx.mu);
+    const RunRecord* run = ctx.scheduler->FindRun(req.matches[1]);
+    if (run == nullptr) return SendError(res, 404, "not_found", "no such run");
+    detail = RunDetailJson(*ctx.scheduler, *run);
+  }
+  detail["trigger"] = nullptr;
+  auto trigger = ctx.control->TriggerOf(req.matches[1]);
+  if (trigger.ok() && trigger->has_value()) {
+    const TriggeredRun& t = **trigger;
+    detail["trigger"] = {{"repo", t.repo},
+                         {"ref", t.ref},
+                         {"commit", t.commit},
+                         {"author", t.author},
+                         {"message", t.message},
+                         {"delivery", t.delivery_id},
+                         {"pipeline_file", t.pipeline_file}};
+  }
+  SendJson(res, 200, detail);
+}
+
 void HttpApi::Impl::GetLog(const Request& req, Response& res) {
-  if (!Authorize(req, res, {"admin"})) return;
+  if (!Authorize(req, res, Permission::kRead)) return;
   uint64_t offset = 0;
   if (req.has_param("offset")) {
     const std::string text = req.get_param_value("offset");
@@ -225,35 +334,42 @@ void HttpApi::Impl::GetLog(const Request& req, Response& res) {
     }
     offset = std::stoull(text);
   }
-  std::string job_id;
-  uint32_t attempt = 0;
-  bool complete = false;
-  {
-    std::lock_guard lock(*ctx.mu);
-    const JobRecord* job = ctx.scheduler->FindJob(req.matches[1]);
-    if (job == nullptr) {
-      SendError(res, 404, "not_found", "no such job");
-      return;
+  const std::string follow = req.get_param_value("follow");
+  // follow=true is a long poll: wait (bounded) until there is data past offset or the log ends.
+  const auto deadline =
+      std::chrono::steady_clock::now() +
+      (follow == "true" || follow == "1" ? kMaxFollowWait : std::chrono::seconds(0));
+  while (true) {
+    std::string job_id;
+    uint32_t attempt = 0;
+    bool complete = false;
+    {
+      std::lock_guard lock(*ctx.mu);
+      const JobRecord* job = ctx.scheduler->FindJob(req.matches[1]);
+      if (job == nullptr) return SendError(res, 404, "not_found", "no such job");
+      job_id = job->id;
+      attempt = job->attempt;
+      auto attempts = ctx.scheduler->AttemptsOf(job->id);
+      complete = IsTerminal(job->state) ||
+                 (!attempts.empty() && attempts.back()->state == AttemptState::kFinished);
     }
-    job_id = job->id;
-    attempt = job->attempt;
-    auto attempts = ctx.scheduler->AttemptsOf(job->id);
-    complete = IsTerminal(job->state) ||
-               (!attempts.empty() && attempts.back()->state == AttemptState::kFinished);
-  }
-  std::string data;
-  if (attempt > 0) {
-    auto read = ctx.logs->Read(job_id, attempt, offset, kMaxLogRead);
-    if (!read.ok()) {
-      SendError(res, 503, "io_error", read.status().message());
-      return;
+    std::string data;
+    if (attempt > 0) {
+      auto read = ctx.logs->Read(job_id, attempt, offset, kMaxLogRead);
+      if (!read.ok()) return SendError(res, 503, "io_error", read.status().message());
+      data = std::move(read).value();
+      complete = complete && offset + data.size() >= ctx.logs->Size(job_id, attempt);
     }
-    data = std::move(read).value();
-    complete = complete && offset + data.size() >= ctx.logs->Size(job_id, attempt);
+    if (data.empty() && !complete && std::chrono::steady_clock::now() < deadline &&
+        server.is_running()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    res.set_header("X-Edgefarm-Log-Complete", complete ? "true" : "false");
+    res.status = 200;
+    res.set_content(data, "text/plain; charset=utf-8");
+    return;
   }
-  res.set_header("X-Edgefarm-Log-Complete", complete ? "true" : "false");
-  res.status = 200;
-  res.set_content(data, "text/plain; charset=utf-8");
 }
 
 void HttpApi::Impl::Routes() {
@@ -267,24 +383,11 @@ void HttpApi::Impl::Routes() {
   server.Get(R"(/api/v1/blobs/([^/]+))",
              [this](const Request& req, Response& res) { GetBlob(req, res); });
   server.Post("/api/v1/runs", [this](const Request& req, Response& res) { PostRun(req, res); });
-  server.Get("/api/v1/runs", [this](const Request& req, Response& res) {
-    if (!Authorize(req, res, {"admin"})) return;
-    std::lock_guard lock(*ctx.mu);
-    json runs = json::array();
-    for (const RunRecord* run : ctx.scheduler->Runs()) {
-      runs.push_back(RunSummaryJson(*ctx.scheduler, *run));
-    }
-    SendJson(res, 200, {{"runs", std::move(runs)}});
-  });
-  server.Get(R"(/api/v1/runs/([^/]+))", [this](const Request& req, Response& res) {
-    if (!Authorize(req, res, {"admin"})) return;
-    std::lock_guard lock(*ctx.mu);
-    const RunRecord* run = ctx.scheduler->FindRun(req.matches[1]);
-    if (run == nullptr) return SendError(res, 404, "not_found", "no such run");
-    SendJson(res, 200, RunDetailJson(*ctx.scheduler, *run));
-  });
+  server.Get("/api/v1/runs", [this](const Request& req, Response& res) { ListRuns(req, res); });
+  server.Get(R"(/api/v1/runs/([^/]+))",
+             [this](const Request& req, Response& res) { GetRun(req, res); });
   server.Get(R"(/api/v1/jobs/([^/]+))", [this](const Request& req, Response& res) {
-    if (!Authorize(req, res, {"admin"})) return;
+    if (!Authorize(req, res, Permission::kRead)) return;
     std::lock_guard lock(*ctx.mu);
     const JobRecord* job = ctx.scheduler->FindJob(req.matches[1]);
     if (job == nullptr) return SendError(res, 404, "not_found", "no such job");
@@ -293,7 +396,7 @@ void HttpApi::Impl::Routes() {
   server.Get(R"(/api/v1/jobs/([^/]+)/log)",
              [this](const Request& req, Response& res) { GetLog(req, res); });
   server.Post(R"(/api/v1/runs/([^/]+)/cancel)", [this](const Request& req, Response& res) {
-    if (!Authorize(req, res, {"admin"})) return;
+    if (!Authorize(req, res, Permission::kSubmit)) return;
     std::lock_guard lock(*ctx.mu);
     Status cancelled = ctx.scheduler->CancelRun(req.matches[1]);
     if (cancelled.code() == StatusCode::kNotFound) {
@@ -303,7 +406,7 @@ void HttpApi::Impl::Routes() {
     SendJson(res, 200, RunDetailJson(*ctx.scheduler, *ctx.scheduler->FindRun(req.matches[1])));
   });
   server.Post(R"(/api/v1/workers/([^/]+)/drain)", [this](const Request& req, Response& res) {
-    if (!Authorize(req, res, {"admin"})) return;
+    if (!Authorize(req, res, Permission::kAdmin)) return;
     std::lock_guard lock(*ctx.mu);
     Status drained = ctx.scheduler->DrainWorker(req.matches[1]);
     if (drained.code() == StatusCode::kNotFound) {
@@ -316,10 +419,11 @@ void HttpApi::Impl::Routes() {
     SendJson(res, 200, {{"id", req.matches[1].str()}, {"state", "draining"}});
   });
   server.Get("/api/v1/workers", [this](const Request& req, Response& res) {
-    if (!Authorize(req, res, {"admin"})) return;
+    if (!Authorize(req, res, Permission::kRead)) return;
     std::lock_guard lock(*ctx.mu);
     SendJson(res, 200, WorkersJson(*ctx.scheduler));
   });
+  ControlRoutes();
 }
 
 HttpApi::HttpApi(ApiContext context) : impl_(std::make_unique<Impl>()) {
@@ -344,6 +448,22 @@ HttpApi::HttpApi(ApiContext context) : impl_(std::make_unique<Impl>()) {
         logger->error("HTTP {} {} failed: {}", req.method, req.path, what);
         SendError(res, 500, "internal", "internal error");
       });
+  impl_->server.set_pre_routing_handler([this](const Request& req, Response& res) {
+    // Only blob uploads stream; every other body is read into memory, so refuse big ones unread.
+    if (req.path.rfind("/api/v1/blobs/", 0) == 0)
+      return httplib::Server::HandlerResponse::Unhandled;
+    const std::string length = req.get_header_value("Content-Length");
+    if (!length.empty() &&
+        (length.size() > 18 || length.find_first_not_of("0123456789") != std::string::npos ||
+         std::stoull(length) > impl_->ctx.max_request_bytes)) {
+      SendError(res, 413, "too_large",
+                "request body exceeds " + std::to_string(impl_->ctx.max_request_bytes) + " bytes");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+  impl_->server.set_logger(
+      [this](const Request& req, const Response& res) { impl_->Audit(req, res); });
   impl_->Routes();
 }
 

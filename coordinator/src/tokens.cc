@@ -56,21 +56,50 @@ Result<TokenFiles> EnsureTokenFiles(const fs::path& data_dir) {
   return TokenFiles{Sha256Hex(admin), Sha256Hex(worker)};
 }
 
-bool TokenSet::Check(const std::string& token, const std::vector<std::string>& roles) const {
-  if (token.empty()) return false;
+std::string TokenId(const std::string& sha256) {
+  return sha256.substr(0, 12);
+}
+
+std::string NewTokenSecret() {
+  return RandomHex(32);
+}
+
+void TokenSet::Add(const std::string& role, const std::string& sha256, const std::string& name) {
+  auto parsed = ParseRole(role);
+  if (!parsed) return;
+  std::lock_guard lock(mu_);
+  for (const auto& e : entries_) {
+    if (e.sha256 == sha256) return;
+  }
+  entries_.push_back({sha256, {*parsed, TokenId(sha256), name.empty() ? role + ".token" : name}});
+}
+
+std::optional<TokenIdentity> TokenSet::Identify(const std::string& token) const {
+  if (token.empty()) return std::nullopt;
   const std::string hash = Sha256Hex(token);
-  bool found = false;
-  for (const auto& role : roles) {
-    auto it = hashes_.find(role);
-    if (it == hashes_.end()) continue;
-    for (const auto& known : it->second) found |= ConstantTimeEquals(hash, known);
+  std::optional<TokenIdentity> found;
+  std::lock_guard lock(mu_);
+  for (const auto& e : entries_) {
+    if (ConstantTimeEquals(hash, e.sha256)) found = e.identity;
   }
   return found;
 }
 
+bool TokenSet::Check(const std::string& token, const std::vector<std::string>& roles) const {
+  auto who = Identify(token);
+  if (!who) return false;
+  for (const auto& role : roles) {
+    if (ToString(who->role) == role) return true;
+  }
+  return false;
+}
+
 bool TokenSet::Has(const std::string& role, const std::string& sha256) const {
-  auto it = hashes_.find(role);
-  return it != hashes_.end() && it->second.count(sha256) > 0;
+  std::lock_guard lock(mu_);
+  for (const auto& e : entries_) {
+    if (e.sha256 == sha256 && ToString(e.identity.role) == role) return true;
+  }
+  return false;
 }
 
 }  // namespace edgefarm::coordinator

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,11 +29,13 @@
 namespace edgefarm::coordinator {
 
 class BlobStore;
+class ControlStore;
 class HttpApi;
 class LogStore;
 class SqliteStore;
 class TokenSet;
 class Transport;
+class TriggerService;
 
 struct CoordinatorOptions {
   std::filesystem::path data_dir;
@@ -46,6 +49,10 @@ struct CoordinatorOptions {
   uint64_t max_blob_bytes = uint64_t{4} << 30;
   size_t max_request_bytes = 8 * 1024 * 1024;
   std::chrono::milliseconds poll_interval{20};
+  // Repositories to register at start ({"repositories":[...]}, see docs/api.md); empty: none.
+  std::filesystem::path repos_file;
+  // How often the trigger thread re-checks poll deadlines (time itself comes from the Clock).
+  std::chrono::milliseconds trigger_wake_interval{100};
 };
 
 class Coordinator {
@@ -66,8 +73,17 @@ class Coordinator {
   std::string http_url() const { return http_url_; }          // "http://127.0.0.1:PORT"
   int64_t bad_frames() const { return bad_frames_.load(); }
 
+  // Runs fn with the scheduler under the coordinator's lock, between loop iterations (embedding,
+  // tests and benchmarks: submit runs, read state). Messages fn stages go out on the next
+  // iteration. Only after a successful Start().
+  void WithScheduler(const std::function<void(Scheduler&)>& fn) {
+    std::lock_guard lock(mu_);
+    fn(*scheduler_);
+  }
+
  private:
   Status OpenData();
+  Status OpenControl();
   Status WriteEndpoints() const;
   void Loop();
   void HandleInbound(const std::string& identity, const std::vector<std::string>& frames);
@@ -85,6 +101,8 @@ class Coordinator {
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<HttpApi> http_;
+  std::unique_ptr<ControlStore> control_;     // tokens, audit, repositories (DATA/control.db)
+  std::unique_ptr<TriggerService> triggers_;  // webhooks and polling
 
   std::string zmq_endpoint_;
   std::string http_url_;

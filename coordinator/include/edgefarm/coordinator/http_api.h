@@ -6,6 +6,12 @@
 // after Scheduler::Flush() committed it. Errors are {"error":{"code","message"}}; httplib and
 // nlohmann exceptions are caught here (500 internal) and never leave this adapter.
 //
+// Every route checks a bearer token and the permission its role needs (roles.h): 401 for a
+// missing or unknown token, 403 for a role that may not. Every mutating request (any method but
+// GET/HEAD) is appended to the audit log with who, what, when, from where and the status, after
+// it is answered. JSON bodies over max_request_bytes are refused with 413 before they are read.
+// docs/api.md lists every route.
+//
 // Thread-safety: Bind/Start/Stop from one owning thread; handlers are concurrent.
 #pragma once
 
@@ -18,11 +24,14 @@
 #include <string>
 #include <thread>
 
+#include "edgefarm/common/clock.h"
 #include "edgefarm/common/status.h"
 #include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/control_store.h"
 #include "edgefarm/coordinator/log_store.h"
 #include "edgefarm/coordinator/scheduler.h"
 #include "edgefarm/coordinator/tokens.h"
+#include "edgefarm/coordinator/trigger_service.h"
 
 namespace edgefarm::coordinator {
 
@@ -32,7 +41,10 @@ struct ApiContext {
   Scheduler* scheduler = nullptr;
   const BlobStore* blobs = nullptr;
   const LogStore* logs = nullptr;
-  const TokenSet* tokens = nullptr;
+  TokenSet* tokens = nullptr;          // POST /tokens adds to it
+  ControlStore* control = nullptr;     // tokens, audit, repositories, run provenance
+  TriggerService* triggers = nullptr;  // webhooks and manual triggers
+  const Clock* clock = nullptr;
   const std::atomic<int64_t>* bad_frames = nullptr;
   std::string native_target;
   size_t max_request_bytes = 8 * 1024 * 1024;  // JSON bodies; blobs use BlobStore's limit
