@@ -63,6 +63,8 @@ Result<PlannedRun> PlanRun(const RunRequest& request, const BlobStore& blobs,
   run.pipeline_file = request.pipeline_file;
   run.pipeline_yaml = request.pipeline_yaml;
   run.files = request.files;
+  run.priority = pipeline.priority;
+  run.max_running = pipeline.concurrency;
   for (const auto& t : templates) {
     EF_ASSIGN_OR_RETURN(JobRecord job, ToJob(t, request, blobs));
     run.jobs.push_back(std::move(job));

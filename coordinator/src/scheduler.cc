@@ -57,7 +57,9 @@ void Scheduler::Restore(const StoreSnapshot& snapshot) {
   for (const auto& job : snapshot.jobs) {
     jobs_[job.id] = job;
     run_jobs_[job.run_id].push_back(job.id);
+    CountState(jobs_[job.id], std::nullopt);
   }
+  for (const auto& [run_id, ids] : run_jobs_) IndexNeeds(run_id);
   for (const auto& worker : snapshot.workers) {
     WorkerSession& s = workers_[worker.id];
     s.record = worker;
@@ -69,7 +71,11 @@ void Scheduler::Restore(const StoreSnapshot& snapshot) {
     auto key = std::make_pair(attempt.job_id, attempt.attempt);
     attempts_[key] = attempt;
     if (attempt.state == AttemptState::kFinished) continue;
-    leases_[key].deadline = now + options_.restart_grace;
+    auto job = jobs_.find(attempt.job_id);
+    if (job != jobs_.end()) {
+      StartLease(attempt, job->second, /*restored=*/true);
+      running_by_run_[job->second.run_id] += 1;
+    }
     auto w = workers_.find(attempt.worker_id);
     if (w != workers_.end()) w->second.running.insert(attempt.job_id);
   }
@@ -101,6 +107,8 @@ Result<std::string> Scheduler::SubmitRun(PlannedRun planned) {
   run.pipeline_file = planned.pipeline_file;
   run.pipeline_yaml = std::move(planned.pipeline_yaml);
   run.files = std::move(planned.files);
+  run.priority = planned.priority;
+  run.max_running = std::max(planned.max_running, 0);
   run.created_at_ms = clock_->UnixMillis();
   runs_[run.id] = run;
   dirty_runs_.insert(run.id);
@@ -114,8 +122,11 @@ Result<std::string> Scheduler::SubmitRun(PlannedRun planned) {
     job.created_at_ms = run.created_at_ms;
     run_jobs_[run.id].push_back(job.id);
     dirty_jobs_.insert(job.id);
-    jobs_[job.id] = std::move(job);
+    const std::string id = job.id;
+    jobs_[id] = std::move(job);
+    CountState(jobs_[id], std::nullopt);
   }
+  IndexNeeds(run.id);
   PromoteWaiting(run.id);
   EF_RETURN_IF_ERROR(Flush());
   return run.id;
@@ -132,8 +143,13 @@ void Scheduler::SetJobState(JobRecord& job, JobState state, const std::string& r
   if (job.state == state) return;
   AddEvent("job.state", job.id,
            json{{"from", ToString(job.state)}, {"to", ToString(state)}, {"reason", reason}}.dump());
+  const JobState before = job.state;
   job.state = state;
-  if (IsTerminal(state)) job.finished_at_ms = clock_->UnixMillis();
+  CountState(job, before);
+  if (IsTerminal(state)) {
+    job.finished_at_ms = clock_->UnixMillis();
+    unschedulable_.erase(job.id);
+  }
 }
 
 // Draining workers take no new jobs, so they do not make a job schedulable.
@@ -161,9 +177,10 @@ void Scheduler::Enqueue(JobRecord& job) {
   auto missing = MissingForBestWorker(job.required_tags);
   dirty_jobs_.insert(job.id);
   if (missing.empty()) {
+    unschedulable_.erase(job.id);
     job.missing_tags.clear();
     SetJobState(job, JobState::kQueued);
-    ready_[TagClass(job.required_tags)].push_back(job.id);
+    ready_[TagClass(job.required_tags)][job.run_id].push_back(job.id);
     return;
   }
   std::string reason = "no registered worker offers " + Join(missing);
@@ -171,39 +188,16 @@ void Scheduler::Enqueue(JobRecord& job) {
     logger_->info("job {} ({}) is unschedulable: {}", job.id, job.name, reason);
   }
   job.missing_tags = std::move(missing);
+  unschedulable_.emplace(job.id, clock_->SteadyNow());  // keeps the first time
   SetJobState(job, JobState::kUnschedulable, reason);
 }
 
-void Scheduler::PromoteWaiting(const std::string& run_id) {
-  auto ids = run_jobs_.find(run_id);
-  if (ids == run_jobs_.end()) return;
-  std::map<std::string, JobRecord*> by_name;
-  for (const auto& id : ids->second) by_name[jobs_[id].name] = &jobs_[id];
-  for (bool changed = true; changed;) {
-    changed = false;
-    for (auto& [name, job] : by_name) {
-      if (job->state != JobState::kWaiting) continue;
-      bool ready = true;
-      std::string failed_need;
-      for (const auto& need : job->needs) {
-        auto it = by_name.find(need);
-        JobState s = it == by_name.end() ? JobState::kFailed : it->second->state;
-        if (s != JobState::kSucceeded) ready = false;
-        if (IsTerminal(s) && s != JobState::kSucceeded) failed_need = need;
-      }
-      if (!failed_need.empty()) {
-        SetJobState(*job, JobState::kSkipped, "need '" + failed_need + "' did not succeed");
-        changed = true;
-      } else if (ready) {
-        Enqueue(*job);
-      }
-    }
-  }
-}
-
 void Scheduler::ReevaluateUnschedulable() {
-  for (auto& [id, job] : jobs_) {
-    if (job.state == JobState::kUnschedulable) Enqueue(job);
+  std::vector<std::string> ids;
+  for (const auto& [id, since] : unschedulable_) ids.push_back(id);
+  for (const auto& id : ids) {
+    auto job = jobs_.find(id);
+    if (job != jobs_.end() && job->second.state == JobState::kUnschedulable) Enqueue(job->second);
   }
 }
 
@@ -223,49 +217,78 @@ Scheduler::WorkerSession* Scheduler::PickWorker(const JobRecord& job) {
   return best;
 }
 
-// Oldest run first, then pipeline order: the order in which jobs were queued originally.
-bool Scheduler::Earlier(const JobRecord& a, const JobRecord& b) const {
-  auto ra = runs_.find(a.run_id);
-  auto rb = runs_.find(b.run_id);
-  const int64_t ta = ra == runs_.end() ? a.created_at_ms : ra->second.created_at_ms;
-  const int64_t tb = rb == runs_.end() ? b.created_at_ms : rb->second.created_at_ms;
-  if (ta != tb) return ta < tb;
-  if (a.run_id != b.run_id) return a.run_id < b.run_id;
-  return a.seq < b.seq;
+// Higher priority first; then the run with fewer jobs running (so runs share matching workers);
+// then the older run.
+bool Scheduler::Before(const RunRecord& a, const RunRecord& b) const {
+  if (a.priority != b.priority) return a.priority > b.priority;
+  auto ra = running_by_run_.find(a.id);
+  auto rb = running_by_run_.find(b.id);
+  const int na = ra == running_by_run_.end() ? 0 : ra->second;
+  const int nb = rb == running_by_run_.end() ? 0 : rb->second;
+  if (na != nb) return na < nb;
+  if (a.created_at_ms != b.created_at_ms) return a.created_at_ms < b.created_at_ms;
+  return a.id < b.id;
+}
+
+std::deque<std::string>* Scheduler::NextInClass(
+    std::map<std::string, std::deque<std::string>>& runs, const RunRecord** best_run) {
+  std::deque<std::string>* best = nullptr;
+  for (auto& [run_id, queue] : runs) {
+    while (!queue.empty()) {  // entries are removed lazily
+      auto it = jobs_.find(queue.front());
+      if (it != jobs_.end() && it->second.state == JobState::kQueued) break;
+      queue.pop_front();
+    }
+    auto run = runs_.find(run_id);
+    if (queue.empty() || run == runs_.end()) continue;
+    auto running = running_by_run_.find(run_id);
+    if (run->second.max_running > 0 && running != running_by_run_.end() &&
+        running->second >= run->second.max_running) {
+      continue;  // at its pipeline's concurrency cap
+    }
+    if (best == nullptr || Before(run->second, **best_run)) {
+      best = &queue;
+      *best_run = &run->second;
+    }
+  }
+  return best;
 }
 
 void Scheduler::Schedule() {
-  // Classes whose head found no free matching slot: nothing behind that head can do better.
+  // Classes whose best head found no free matching slot: nothing else in them can do better.
   std::set<std::string> blocked;
   while (true) {
-    JobRecord* next = nullptr;
     std::deque<std::string>* next_queue = nullptr;
-    for (auto& [cls, queue] : ready_) {
+    const RunRecord* next_run = nullptr;
+    for (auto& [cls, runs] : ready_) {
       if (blocked.count(cls)) continue;
-      while (!queue.empty()) {
-        auto it = jobs_.find(queue.front());
-        if (it != jobs_.end() && it->second.state == JobState::kQueued) break;
-        queue.pop_front();
-      }
-      if (queue.empty()) continue;
-      JobRecord& head = jobs_[queue.front()];
-      if (next == nullptr || Earlier(head, *next)) {
-        next = &head;
-        next_queue = &queue;
+      const RunRecord* run = nullptr;
+      std::deque<std::string>* queue = NextInClass(runs, &run);
+      if (queue == nullptr) continue;
+      // One run's jobs in several classes go in pipeline order.
+      const bool earlier_in_run =
+          run == next_run && jobs_[queue->front()].seq < jobs_[next_queue->front()].seq;
+      if (next_queue == nullptr || Before(*run, *next_run) || earlier_in_run) {
+        next_queue = queue;
+        next_run = run;
       }
     }
-    if (next == nullptr) break;
-    WorkerSession* worker = PickWorker(*next);
-    if (worker == nullptr && MissingForBestWorker(next->required_tags).empty()) {
-      blocked.insert(TagClass(next->required_tags));  // matching slots are all busy
+    if (next_queue == nullptr) break;
+    JobRecord& next = jobs_[next_queue->front()];
+    WorkerSession* worker = PickWorker(next);
+    if (worker == nullptr && MissingForBestWorker(next.required_tags).empty()) {
+      blocked.insert(TagClass(next.required_tags));  // matching slots are all busy
       continue;
     }
     next_queue->pop_front();
     if (worker == nullptr) {
-      Enqueue(*next);  // no registered worker offers the tags any more: unschedulable
+      Enqueue(next);  // no registered worker offers the tags any more: unschedulable
     } else {
-      AssignTo(*next, *worker);
+      AssignTo(next, *worker);
     }
+  }
+  for (auto& [cls, runs] : ready_) {
+    std::erase_if(runs, [](const auto& entry) { return entry.second.empty(); });
   }
   std::erase_if(ready_, [](const auto& entry) { return entry.second.empty(); });
 }
@@ -282,10 +305,11 @@ void Scheduler::AssignTo(JobRecord& job, WorkerSession& worker) {
   const auto key = std::make_pair(job.id, job.attempt);
   attempts_[key] = attempt;
   dirty_attempts_.insert(key);
-  leases_[key].deadline = clock_->SteadyNow() + options_.lease_ttl;
+  StartLease(attempt, job, /*restored=*/false);
   job.worker_id = worker.record.id;
   SetJobState(job, JobState::kAssigned, "worker " + worker.record.id);
   worker.running.insert(job.id);
+  running_by_run_[job.run_id] += 1;
   AddEvent("attempt.assigned", job.id,
            json{{"attempt", job.attempt}, {"worker", worker.record.id}}.dump());
 
@@ -333,6 +357,7 @@ void Scheduler::EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::st
   attempt.finished_at_ms = clock_->UnixMillis();
   dirty_attempts_.insert(key);
   leases_.erase(key);
+  if (--running_by_run_[job.run_id] <= 0) running_by_run_.erase(job.run_id);
   auto w = workers_.find(attempt.worker_id);
   if (w != workers_.end()) w->second.running.erase(job.id);
   AddEvent("attempt.finished", job.id,
@@ -347,7 +372,7 @@ void Scheduler::InfraFailure(JobRecord& job, AttemptRecord& attempt, const std::
     SetJobState(
         job, JobState::kFailed,
         "infrastructure failure (" + std::to_string(job.infra_failures) + " attempts): " + reason);
-    PromoteWaiting(job.run_id);
+    PromoteDependents(job);
     return;
   }
   Enqueue(job);
@@ -362,7 +387,7 @@ void Scheduler::JobFailure(JobRecord& job, AttemptRecord& attempt, const std::st
     return;
   }
   SetJobState(job, JobState::kFailed, reason);
-  PromoteWaiting(job.run_id);
+  PromoteDependents(job);
 }
 
 void Scheduler::MarkWorkerLost(WorkerSession& worker, const std::string& reason) {
@@ -381,97 +406,6 @@ void Scheduler::MarkWorkerLost(WorkerSession& worker, const std::string& reason)
     }
   }
   worker.running.clear();
-}
-
-Status Scheduler::CancelRun(const std::string& run_id) {
-  if (runs_.find(run_id) == runs_.end()) return NotFound("no run " + run_id);
-  for (const auto& id : run_jobs_[run_id]) {
-    JobRecord& job = jobs_[id];
-    if (IsTerminal(job.state)) continue;
-    AttemptRecord* attempt = CurrentAttempt(job);
-    if (attempt != nullptr && attempt->state != AttemptState::kFinished) {
-      const std::string worker = attempt->worker_id;
-      EndAttempt(job, *attempt, "cancelled", "run cancelled");
-      v1::Envelope env;
-      env.mutable_cancel()->set_job_id(job.id);
-      env.mutable_cancel()->set_attempt(job.attempt);
-      env.mutable_cancel()->set_reason("run cancelled");
-      Send(worker, std::move(env));
-    }
-    SetJobState(job, JobState::kCancelled, "run cancelled");
-  }
-  AddEvent("run.cancel_requested", run_id, "{}");
-  return Flush();
-}
-
-Status Scheduler::DrainWorker(const std::string& worker_id) {
-  auto it = workers_.find(worker_id);
-  if (it == workers_.end()) return NotFound("no worker " + worker_id);
-  WorkerSession& worker = it->second;
-  if (worker.record.state == WorkerState::kLost) {
-    return FailedPrecondition("worker " + worker_id + " is lost");
-  }
-  if (worker.record.state != WorkerState::kDraining) {
-    worker.record.state = WorkerState::kDraining;
-    dirty_workers_.insert(worker_id);
-    AddEvent("worker.draining", worker_id, "{}");
-    v1::Envelope env;
-    env.mutable_drain();
-    Send(worker_id, std::move(env));
-  }
-  return Flush();
-}
-
-void Scheduler::Tick() {
-  const auto now = clock_->SteadyNow();
-  for (auto& [id, worker] : workers_) {
-    if (worker.record.state != WorkerState::kLost && now > worker.lost_after) {
-      MarkWorkerLost(worker, "missed heartbeats");
-    }
-  }
-  std::vector<std::pair<std::string, uint32_t>> expired;
-  for (const auto& [key, lease] : leases_) {
-    if (now > lease.deadline) expired.push_back(key);
-  }
-  for (const auto& key : expired) {
-    auto job = jobs_.find(key.first);
-    auto attempt = attempts_.find(key);
-    if (job == jobs_.end() || attempt == attempts_.end()) {
-      leases_.erase(key);
-      continue;
-    }
-    InfraFailure(job->second, attempt->second, "lease expired");
-  }
-  Schedule();
-}
-
-void Scheduler::DeriveRunStates() {
-  for (const auto& run_id : dirty_runs_) {
-    auto run = runs_.find(run_id);
-    if (run == runs_.end()) continue;
-    bool all_terminal = true, any_started = false, any_failed = false, any_cancelled = false;
-    for (const auto& id : run_jobs_[run_id]) {
-      JobState s = jobs_[id].state;
-      all_terminal = all_terminal && IsTerminal(s);
-      any_started = any_started || IsTerminal(s) || s == JobState::kAssigned ||
-                    s == JobState::kRunning || jobs_[id].attempt > 0;
-      any_failed = any_failed || s == JobState::kFailed;
-      any_cancelled = any_cancelled || s == JobState::kCancelled;
-    }
-    RunState next = RunState::kQueued;
-    if (all_terminal) {
-      next = any_failed      ? RunState::kFailed
-             : any_cancelled ? RunState::kCancelled
-                             : RunState::kSucceeded;
-    } else if (any_started) {
-      next = RunState::kRunning;
-    }
-    if (next == run->second.state) continue;
-    AddEvent("run.state", run_id,
-             json{{"from", ToString(run->second.state)}, {"to", ToString(next)}}.dump());
-    run->second.state = next;
-    run->second.finished_at_ms = all_terminal ? clock_->UnixMillis() : 0;
-  }
 }
 
 Status Scheduler::Flush() {

@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <unordered_map>
 
 namespace edgefarm::coordinator {
 namespace {
@@ -59,19 +60,65 @@ CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
 CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
   BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
 )sql"},
+    // Issue 4: fairness across runs (pipeline priority, per-run concurrency cap).
+    {3, R"sql(
+ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 50;
+ALTER TABLE runs ADD COLUMN max_running INTEGER NOT NULL DEFAULT 0;
+)sql"},
 };
 
 Status SqliteError(sqlite3* db, std::string_view what) {
   return IoError("sqlite " + std::string(what) + ": " + sqlite3_errmsg(db));
 }
 
-// A prepared statement with positional binding; finalised on destruction.
+}  // namespace
+
+// Prepared statements of the write path, prepared once per connection and reused (preparing a
+// statement per row cost more than the row itself). Keyed by the SQL literal's address.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() {
+    for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
+  }
+  sqlite3* db() const { return db_; }
+  // nullptr if the statement does not prepare.
+  sqlite3_stmt* Get(const char* sql) {
+    auto it = stmts_.find(sql);
+    if (it != stmts_.end()) return it->second;
+    sqlite3_stmt* stmt = nullptr;
+    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+      sqlite3_finalize(stmt);
+      return nullptr;
+    }
+    stmts_[sql] = stmt;
+    return stmt;
+  }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
+};
+
+namespace {
+
+// A prepared statement with positional binding: owned (finalised on destruction) or borrowed
+// from a StatementCache (reset and unbound on destruction).
 class Statement {
  public:
   Statement(sqlite3* db, const char* sql) : db_(db) {
     if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(StatementCache& cache, const char* sql)
+      : db_(cache.db()), stmt_(cache.Get(sql)), owned_(false) {}
+  ~Statement() {
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
@@ -117,6 +164,7 @@ class Statement {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool owned_ = true;
   int index_ = 0;
   bool failed_ = false;
 };
@@ -148,7 +196,7 @@ std::string TaskJson(const JobRecord& job) {
   return task.dump();
 }
 
-Status WriteJob(sqlite3* db, const JobRecord& j) {
+Status WriteJob(StatementCache& db, const JobRecord& j) {
   Statement s(db, "INSERT OR REPLACE INTO jobs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   return s.Bind(j.id)
       .Bind(j.run_id)
@@ -173,8 +221,8 @@ Status WriteJob(sqlite3* db, const JobRecord& j) {
       .Run();
 }
 
-Status WriteRun(sqlite3* db, const RunRecord& r) {
-  Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?)");
+Status WriteRun(StatementCache& db, const RunRecord& r) {
+  Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?)");
   return s.Bind(r.id)
       .Bind(r.name)
       .Bind(std::string(ToString(r.state)))
@@ -183,10 +231,12 @@ Status WriteRun(sqlite3* db, const RunRecord& r) {
       .Bind(json(r.files).dump())
       .Bind(r.created_at_ms)
       .Bind(r.finished_at_ms)
+      .Bind(int64_t{r.priority})
+      .Bind(int64_t{r.max_running})
       .Run();
 }
 
-Status WriteAttempt(sqlite3* db, const AttemptRecord& a) {
+Status WriteAttempt(StatementCache& db, const AttemptRecord& a) {
   Statement s(db, "INSERT OR REPLACE INTO attempts VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   return s.Bind(a.job_id)
       .Bind(int64_t{a.attempt})
@@ -205,7 +255,7 @@ Status WriteAttempt(sqlite3* db, const AttemptRecord& a) {
       .Run();
 }
 
-Status WriteWorker(sqlite3* db, const WorkerRecord& w) {
+Status WriteWorker(StatementCache& db, const WorkerRecord& w) {
   Statement s(db, "INSERT OR REPLACE INTO workers VALUES(?,?,?,?,?,?,?)");
   return s.Bind(w.id)
       .Bind(w.name)
@@ -217,7 +267,7 @@ Status WriteWorker(sqlite3* db, const WorkerRecord& w) {
       .Run();
 }
 
-Status WriteRest(sqlite3* db, const ChangeSet& c) {
+Status WriteRest(StatementCache& db, const ChangeSet& c) {
   for (const auto& b : c.blobs) {
     Statement s(db, "INSERT OR REPLACE INTO blobs VALUES(?,?,?)");
     EF_RETURN_IF_ERROR(
@@ -293,6 +343,8 @@ Status LoadRuns(sqlite3* db, StoreSnapshot& out) {
     r.files = json::parse(s.Text(5)).get<std::map<std::string, std::string>>();
     r.created_at_ms = s.Int(6);
     r.finished_at_ms = s.Int(7);
+    r.priority = static_cast<int>(s.Int(8));
+    r.max_running = static_cast<int>(s.Int(9));
     out.runs.push_back(std::move(r));
   }
   EF_RETURN_IF_ERROR(s.Error());
@@ -370,7 +422,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
   return store;
 }
 
+SqliteStore::SqliteStore(sqlite3* db) : db_(db), cache_(std::make_unique<StatementCache>(db)) {}
+
 SqliteStore::~SqliteStore() {
+  cache_.reset();  // statements are finalised before the connection closes
   sqlite3_close(db_);
 }
 
@@ -415,11 +470,12 @@ Status SqliteStore::Migrate() {
 }
 
 Status SqliteStore::ApplyChanges(const ChangeSet& c) {
-  for (const auto& r : c.runs) EF_RETURN_IF_ERROR(WriteRun(db_, r));
-  for (const auto& j : c.jobs) EF_RETURN_IF_ERROR(WriteJob(db_, j));
-  for (const auto& a : c.attempts) EF_RETURN_IF_ERROR(WriteAttempt(db_, a));
-  for (const auto& w : c.workers) EF_RETURN_IF_ERROR(WriteWorker(db_, w));
-  return WriteRest(db_, c);
+  StatementCache& cache = *cache_;
+  for (const auto& r : c.runs) EF_RETURN_IF_ERROR(WriteRun(cache, r));
+  for (const auto& j : c.jobs) EF_RETURN_IF_ERROR(WriteJob(cache, j));
+  for (const auto& a : c.attempts) EF_RETURN_IF_ERROR(WriteAttempt(cache, a));
+  for (const auto& w : c.workers) EF_RETURN_IF_ERROR(WriteWorker(cache, w));
+  return WriteRest(cache, c);
 }
 
 Status SqliteStore::Commit(const ChangeSet& changes) {

@@ -181,6 +181,13 @@ void Scheduler::ReconcileRunning(WorkerSession& worker, const v1::Register& msg,
     }
     kept.insert(running.job_id());
     worker.running.insert(running.job_id());
+    if (attempt->state == AttemptState::kAssigned) {
+      // Its Accept was lost with the previous session; the worker runs it, so the accept window
+      // no longer applies.
+      attempt->state = AttemptState::kRunning;
+      dirty_attempts_.insert({attempt->job_id, attempt->attempt});
+      SetJobState(jobs_[attempt->job_id], JobState::kRunning);
+    }
     leases_[{attempt->job_id, attempt->attempt}].deadline =
         clock_->SteadyNow() + options_.lease_ttl;
   }
@@ -334,7 +341,7 @@ void Scheduler::ApplyResult(JobRecord& job, AttemptRecord& attempt, const v1::Jo
         job.artifacts.push_back({a.name(), a.digest(), a.size()});
       }
       SetJobState(job, JobState::kSucceeded);
-      PromoteWaiting(job.run_id);
+      PromoteDependents(job);
       break;
     case v1::OUTCOME_INFRA_ERROR:
       InfraFailure(job, attempt, reason);
@@ -342,7 +349,7 @@ void Scheduler::ApplyResult(JobRecord& job, AttemptRecord& attempt, const v1::Jo
     case v1::OUTCOME_CANCELLED:
       EndAttempt(job, attempt, outcome, reason);
       SetJobState(job, JobState::kCancelled, reason);
-      PromoteWaiting(job.run_id);
+      PromoteDependents(job);
       break;
     default:
       JobFailure(job, attempt, outcome, reason.empty() ? outcome : reason);

@@ -53,6 +53,8 @@ struct RunRecord {
   std::map<std::string, std::string> files;  // repository path -> sha256
   int64_t created_at_ms = 0;
   int64_t finished_at_ms = 0;  // 0 while not finished
+  int priority = 50;           // 0..100; runs with a higher priority are served first
+  int max_running = 0;         // most jobs of this run assigned or running at once; 0: no cap
 };
 
 struct InputRef {

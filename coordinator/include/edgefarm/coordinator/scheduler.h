@@ -19,8 +19,10 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "edgefarm/common/clock.h"
@@ -39,7 +41,16 @@ inline constexpr char kGoodbyeReason[] = "said goodbye";
 struct SchedulerOptions {
   std::chrono::milliseconds heartbeat_interval{2000};
   int missed_heartbeats = 3;  // a worker silent for this many intervals is lost
-  std::chrono::milliseconds lease_ttl{10000};
+  // About ten renewal periods: a lease survives a few lost heartbeats, and worker liveness (above)
+  // is decided separately and sooner.
+  std::chrono::milliseconds lease_ttl{20000};
+  // An Assign not answered by Accept within this window is reclaimed (infrastructure failure).
+  std::chrono::milliseconds accept_window{5000};
+  // The coordinator's own backstop for job timeouts: an attempt still running this long after its
+  // timeout (the worker should have killed it by then) is cancelled and ends as timed_out.
+  std::chrono::milliseconds timeout_grace{30000};
+  // A job that no registered worker can run fails after this long (0: waits indefinitely).
+  std::chrono::milliseconds unschedulable_deadline{std::chrono::minutes(10)};
   // After a restart, attempts that were running keep their lease (and their workers count as
   // registered) this long, so reconnecting workers can claim them.
   std::chrono::milliseconds restart_grace{30000};
@@ -54,6 +65,8 @@ struct PlannedRun {
   std::string pipeline_file;
   std::string pipeline_yaml;
   std::map<std::string, std::string> files;
+  int priority = 50;    // pipeline `priority`
+  int max_running = 0;  // pipeline `concurrency`; 0: no cap
   std::vector<JobRecord> jobs;
 };
 
@@ -81,6 +94,10 @@ class Scheduler {
   // get Cancel; the rest become cancelled. Committed before it returns. NotFound for an unknown
   // run.
   Status CancelRun(const std::string& run_id);
+
+  // Cancels one unfinished job like CancelRun does. NotFound for an unknown job; OK (nothing to
+  // do) for a finished one.
+  Status CancelJob(const std::string& job_id);
 
   // Marks a live worker draining and sends it Drain: it keeps its running jobs and gets no new
   // ones. Committed before it returns. NotFound for an unknown worker, FailedPrecondition for a
@@ -125,7 +142,9 @@ class Scheduler {
     bool connected = true;
   };
   struct Lease {
-    std::chrono::steady_clock::time_point deadline;
+    std::chrono::steady_clock::time_point deadline;   // renewed by heartbeats
+    std::chrono::steady_clock::time_point accept_by;  // only while the attempt is assigned
+    std::chrono::steady_clock::time_point run_until;  // timeout + grace; max() for none
   };
 
   // Session (worker_session.cc).
@@ -146,11 +165,19 @@ class Scheduler {
   // Scheduling (scheduler.cc).
   void SetJobState(JobRecord& job, JobState state, const std::string& reason = "");
   void Enqueue(JobRecord& job);
-  void PromoteWaiting(const std::string& run_id);
+  // Needs and run progress (scheduler_needs.cc).
+  void IndexNeeds(const std::string& run_id);
+  void PromoteWaiting(const std::string& run_id);  // every waiting job of the run
+  void PromoteDependents(const JobRecord& job);    // only the jobs that need `job`
+  void EvaluateWaiting(JobRecord& job);
+  void CountState(const JobRecord& job, std::optional<JobState> before);
   void ReevaluateUnschedulable();
   void Schedule();
   WorkerSession* PickWorker(const JobRecord& job);
-  bool Earlier(const JobRecord& a, const JobRecord& b) const;
+  // The queue to serve next among those of one class (nullptr if none may run now).
+  std::deque<std::string>* NextInClass(std::map<std::string, std::deque<std::string>>& runs,
+                                       const RunRecord** run);
+  bool Before(const RunRecord& a, const RunRecord& b) const;
   void AssignTo(JobRecord& job, WorkerSession& worker);
   void EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
                   const std::string& reason);
@@ -158,6 +185,11 @@ class Scheduler {
   void JobFailure(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
                   const std::string& reason);
   void MarkWorkerLost(WorkerSession& worker, const std::string& reason);
+  // Leases, accept windows, timeouts and unschedulable deadlines (scheduler_leases.cc).
+  void ExpireLeases();
+  void FailLongUnschedulable();
+  void StartLease(const AttemptRecord& attempt, const JobRecord& job, bool restored);
+  void CancelAttempt(JobRecord& job, const std::string& outcome, const std::string& reason);
   void DeriveRunStates();
   std::vector<std::string> MissingForBestWorker(const Tags& required) const;
   bool IsRegistered(const WorkerSession& worker) const;
@@ -177,8 +209,21 @@ class Scheduler {
   std::map<std::pair<std::string, uint32_t>, AttemptRecord> attempts_;
   std::map<std::pair<std::string, uint32_t>, Lease> leases_;  // active attempts only
   std::map<std::string, WorkerSession> workers_;
-  // Ready queues keyed by tag class (the canonical form of required_tags), FIFO within a class.
-  std::map<std::string, std::deque<std::string>> ready_;
+  // Ready queues keyed by tag class (the canonical form of required_tags), then by run, FIFO
+  // within a run. Across runs the scheduler picks by priority, then fewest running.
+  std::map<std::string, std::map<std::string, std::deque<std::string>>> ready_;
+  std::map<std::string, int> running_by_run_;  // assigned or running attempts per run
+  // Job id -> ids of the jobs it needs / of the jobs that need it (same run).
+  std::unordered_map<std::string, std::vector<std::string>> need_ids_, dependent_ids_;
+  // Per run: job counts kept up to date by SetJobState, so a run's state is derived in O(1).
+  struct RunProgress {
+    int jobs = 0, terminal = 0, failed = 0, cancelled = 0;
+    bool started = false;
+  };
+  std::unordered_map<std::string, RunProgress> progress_;
+  // Unschedulable jobs and since when (steady clock): re-evaluated when a worker registers, failed
+  // after options_.unschedulable_deadline. Only these are visited, never every job.
+  std::map<std::string, std::chrono::steady_clock::time_point> unschedulable_;
 
   std::set<std::string> dirty_runs_, dirty_jobs_, dirty_workers_;
   std::set<std::pair<std::string, uint32_t>> dirty_attempts_;

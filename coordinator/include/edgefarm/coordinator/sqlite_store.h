@@ -17,10 +17,12 @@ struct sqlite3;
 
 namespace edgefarm::coordinator {
 
+class StatementCache;  // sqlite_store.cc
+
 class SqliteStore final : public Store {
  public:
   // The version this build writes; docs/storage.md describes each version.
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& file);
   ~SqliteStore() override;
@@ -34,12 +36,13 @@ class SqliteStore final : public Store {
   int64_t TransactionsCommitted() const override { return transactions_; }
 
  private:
-  explicit SqliteStore(sqlite3* db) : db_(db) {}
+  explicit SqliteStore(sqlite3* db);
   Status Migrate();
   Status Exec(const char* sql);
   Status ApplyChanges(const ChangeSet& changes);
 
   sqlite3* db_;
+  std::unique_ptr<StatementCache> cache_;
   int version_ = 0;
   int64_t transactions_ = 0;
 };
