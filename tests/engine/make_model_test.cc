@@ -16,6 +16,7 @@
 #include "edgefarm/engine/quant.h"
 #include "edgefarm/engine/quantize.h"
 #include "edgefarm/engine/tokenizer.h"
+#include "golden_tensors.h"
 #include "test_support.h"
 
 namespace edgefarm::engine {
@@ -25,15 +26,7 @@ using edgefarm::testing::TempDir;
 using edgefarm::testing::TestData;
 
 MakeModelParams GoldenParams() {
-  MakeModelParams p;
-  p.dim = 256;
-  p.layers = 4;
-  p.ff = 512;
-  p.heads = 8;
-  p.kv_heads = 4;
-  p.vocab = 1000;
-  p.seed = 7;
-  return p;
+  return {.dim = 256, .layers = 4, .ff = 512, .heads = 8, .kv_heads = 4, .vocab = 1000, .seed = 7};
 }
 
 TEST(MakeModelTest, DeterministicPerSeed) {
@@ -50,14 +43,13 @@ TEST(MakeModelTest, DeterministicPerSeed) {
 
 TEST(MakeModelTest, WritesLlamaModelWithVocabAndGaussianWeights) {
   TempDir dir;
-  MakeModelParams p;
-  p.dim = 128;
-  p.layers = 3;
-  p.ff = 344;
-  p.heads = 4;
-  p.kv_heads = 2;
-  p.vocab = 700;
-  p.type = TensorType::kF16;
+  const MakeModelParams p = {.dim = 128,
+                             .layers = 3,
+                             .ff = 344,
+                             .heads = 4,
+                             .kv_heads = 2,
+                             .vocab = 700,
+                             .type = TensorType::kF16};
   ASSERT_TRUE(MakeModel(dir / "m.gguf", p).ok());
   auto file = GgufFile::Open(dir / "m.gguf");
   ASSERT_TRUE(file.ok()) << file.status().ToString();
@@ -135,15 +127,8 @@ TEST(MakeModelTest, QuantizedQ4_K_MMatchesLlamaQuantize) {
   ASSERT_TRUE(file.ok());
   std::vector<std::string> ours;
   for (const GgufTensorInfo& t : (*file)->tensors()) {
-    std::string type;
-    const std::string_view name = GetTypeTraits(t.type).value().name;
-    for (char c : name) type += static_cast<char>(std::toupper(c));
-    std::string shape = "[";
-    for (size_t i = 0; i < t.shape.size(); ++i)
-      shape += (i ? ", " : "") + std::to_string(t.shape[i]);
-    const auto* data = reinterpret_cast<const char*>((*file)->TensorData(t));
-    ours.push_back(t.name + " " + type + " " + shape +
-                   "] sha256=" + Sha256Hex(std::string_view(data, t.size_bytes)).substr(0, 16));
+    const TensorLine l = DescribeTensor(**file, t);
+    ours.push_back(l.name + " " + l.type + " " + l.shape + " sha256=" + l.hash);
   }
   EXPECT_EQ(ours, golden);
 }
@@ -154,14 +139,8 @@ TEST(MakeModelTest, QuantizedQ4_K_MMatchesLlamaQuantize) {
 // q8_0), the rest q4_K (attn_v: q5_0).
 TEST(MakeModelTest, Q4_K_MLayerMixOnTwelveLayers) {
   TempDir dir;
-  MakeModelParams p;
-  p.dim = 32;
-  p.layers = 12;
-  p.ff = 256;
-  p.heads = 2;
-  p.kv_heads = 1;
-  p.vocab = 260;
-  p.seed = 3;
+  const MakeModelParams p = {
+      .dim = 32, .layers = 12, .ff = 256, .heads = 2, .kv_heads = 1, .vocab = 260, .seed = 3};
   ASSERT_TRUE(MakeModel(dir / "m.gguf", p).ok());
   QuantizeParams qp = DefaultQuantizeParams();
   qp.scheme = "q4_k_m";

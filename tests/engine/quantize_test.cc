@@ -9,6 +9,7 @@
 
 #include "edgefarm/common/sha256.h"
 #include "edgefarm/engine/gguf.h"
+#include "golden_tensors.h"
 #include "test_support.h"
 
 namespace edgefarm::engine {
@@ -16,15 +17,6 @@ namespace {
 
 using edgefarm::testing::TempDir;
 using edgefarm::testing::TestData;
-
-struct TensorLine {
-  std::string name, type, shape, hash;
-  bool operator==(const TensorLine&) const = default;
-};
-
-std::ostream& operator<<(std::ostream& os, const TensorLine& l) {
-  return os << l.name << " " << l.type << " " << l.shape << " sha256=" << l.hash;
-}
 
 std::vector<TensorLine> ReadGolden(const std::string& name) {
   std::ifstream in(TestData("golden/" + name));
@@ -50,20 +42,7 @@ std::vector<TensorLine> Describe(const std::filesystem::path& path) {
   EXPECT_TRUE(file.ok()) << file.status().ToString();
   std::vector<TensorLine> lines;
   if (!file.ok()) return lines;
-  for (const GgufTensorInfo& t : (*file)->tensors()) {
-    TensorLine l;
-    l.name = t.name;
-    const std::string_view type_name = GetTypeTraits(t.type).value().name;
-    for (char c : type_name) l.type += static_cast<char>(std::toupper(c));
-    l.shape = "[";
-    for (size_t i = 0; i < t.shape.size(); ++i) {
-      l.shape += (i ? ", " : "") + std::to_string(t.shape[i]);
-    }
-    l.shape += "]";
-    const auto* data = reinterpret_cast<const char*>((*file)->TensorData(t));
-    l.hash = Sha256Hex(std::string_view(data, t.size_bytes)).substr(0, 16);
-    lines.push_back(l);
-  }
+  for (const GgufTensorInfo& t : (*file)->tensors()) lines.push_back(DescribeTensor(**file, t));
   return lines;
 }
 
