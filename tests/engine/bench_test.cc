@@ -6,6 +6,7 @@
 
 #include "edgefarm/engine/benchmark.h"
 #include "edgefarm/engine/model.h"
+#include "model_test_util.h"
 #include "test_support.h"
 
 namespace edgefarm::engine {
@@ -16,9 +17,7 @@ using edgefarm::testing::TestData;
 using edgefarm::testing::WriteFile;
 
 std::unique_ptr<LlamaModel> LoadStories() {
-  auto model = LlamaModel::Load(TestData("models/stories260K.gguf"));
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  return model.ok() ? std::move(*model) : nullptr;
+  return LoadModel(TestData("models/stories260K.gguf"));
 }
 
 BenchParams SmallParams() {

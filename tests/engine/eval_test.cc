@@ -9,6 +9,7 @@
 #include "edgefarm/engine/evaluator.h"
 #include "edgefarm/engine/model.h"
 #include "edgefarm/engine/quantize.h"
+#include "model_test_util.h"
 #include "test_support.h"
 
 namespace edgefarm::engine {
@@ -19,12 +20,6 @@ using edgefarm::testing::TempDir;
 using edgefarm::testing::TestData;
 
 constexpr char kPadded[] = "models/stories260K-ffpad192-f32.gguf";
-
-std::unique_ptr<LlamaModel> Load(const std::filesystem::path& path) {
-  auto model = LlamaModel::Load(path);
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  return model.ok() ? std::move(*model) : nullptr;
-}
 
 EvalParams Params(int max_chunks = 0, int threads = 2) {
   EvalParams p = DefaultEvalParams();
@@ -55,7 +50,7 @@ TEST(EvalMathTest, PercentileInterpolatesLikeLlamaPerplexity) {
 }
 
 TEST(EvaluatorTest, PaddedModelMatchesLlamaPerplexityOverAllChunks) {
-  auto model = Load(TestData(kPadded));
+  auto model = LoadModel(TestData(kPadded));
   ASSERT_NE(model, nullptr);
   const std::string text = ReadFile(TestData("text/genesis.txt"));
   auto r = Evaluate(*model, text, Params());
@@ -67,7 +62,7 @@ TEST(EvaluatorTest, PaddedModelMatchesLlamaPerplexityOverAllChunks) {
 }
 
 TEST(EvaluatorTest, OriginalModelMatchesLlamaPerplexityOverAllChunks) {
-  auto model = Load(TestData("models/stories260K.gguf"));
+  auto model = LoadModel(TestData("models/stories260K.gguf"));
   ASSERT_NE(model, nullptr);
   auto r = Evaluate(*model, ReadFile(TestData("text/genesis.txt")), Params());
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -76,7 +71,7 @@ TEST(EvaluatorTest, OriginalModelMatchesLlamaPerplexityOverAllChunks) {
 }
 
 TEST(EvaluatorTest, ResultsDoNotDependOnThreadCount) {
-  auto model = Load(TestData(kPadded));
+  auto model = LoadModel(TestData(kPadded));
   ASSERT_NE(model, nullptr);
   const std::string text = ReadFile(TestData("text/genesis.txt"));
   auto one = Evaluate(*model, text, Params(6, 1), model.get());
@@ -92,7 +87,7 @@ TEST(EvaluatorTest, ResultsDoNotDependOnThreadCount) {
 }
 
 TEST(EvaluatorTest, ReportsProgressAndRejectsShortText) {
-  auto model = Load(TestData(kPadded));
+  auto model = LoadModel(TestData(kPadded));
   ASSERT_NE(model, nullptr);
   int last = 0;
   auto r = Evaluate(*model, ReadFile(TestData("text/genesis.txt")), Params(3, 2), nullptr,
@@ -125,8 +120,8 @@ TEST_P(KldTest, MatchesLlamaPerplexityAgainstTheF32Baseline) {
   qp.threads = 2;
   auto report = QuantizeModel(TestData(kPadded), dir / "q.gguf", qp);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
-  auto base = Load(TestData(kPadded));
-  auto quant = Load(dir / "q.gguf");
+  auto base = LoadModel(TestData(kPadded));
+  auto quant = LoadModel(dir / "q.gguf");
   ASSERT_TRUE(base && quant);
   auto r = Evaluate(*quant, ReadFile(TestData("text/genesis.txt")), Params(), base.get());
   ASSERT_TRUE(r.ok()) << r.status().ToString();

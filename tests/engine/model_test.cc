@@ -10,6 +10,7 @@
 #include "edgefarm/engine/generate.h"
 #include "edgefarm/engine/gguf.h"
 #include "edgefarm/engine/tokenizer.h"
+#include "model_test_util.h"
 #include "test_support.h"
 
 namespace edgefarm::engine {
@@ -19,9 +20,7 @@ using edgefarm::testing::TempDir;
 using edgefarm::testing::TestData;
 
 std::unique_ptr<LlamaModel> LoadStories(const std::string& name = "stories260K.gguf") {
-  auto model = LlamaModel::Load(TestData("models/" + name));
-  EXPECT_TRUE(model.ok()) << model.status().ToString();
-  return model.ok() ? std::move(*model) : nullptr;
+  return LoadModel(TestData("models/" + name));
 }
 
 std::unique_ptr<LlamaContext> MakeContext(const LlamaModel& m, int threads,
