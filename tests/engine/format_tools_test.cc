@@ -28,7 +28,7 @@ class FormatToolsTest : public ::testing::Test {
   }
 
   ToolRun Exec(const std::string& args) const {
-    const std::string cmd = "'" + binary_.string() + "' " + args + " 2>&1";
+    const std::string cmd = Quote(binary_) + " " + args + " 2>&1";
     FILE* p = popen(cmd.c_str(), "r");
     ToolRun r{-1, ""};
     if (p == nullptr) return r;
@@ -40,7 +40,11 @@ class FormatToolsTest : public ::testing::Test {
     return r;
   }
 
-  static std::string Quote(const std::filesystem::path& p) { return "'" + p.string() + "'"; }
+  static std::string Quote(const std::filesystem::path& p) {
+    std::string quoted = "'";
+    quoted += p.string();
+    return quoted + "'";
+  }
 
   std::filesystem::path binary_;
 };

@@ -150,6 +150,48 @@ inline void RandomRow(TensorType t, int64_t cols, std::mt19937& rng, uint8_t* ro
   }
 }
 
+// Reference dequantisation of one block of the types whose bit layout needs more than a line.
+inline void DequantBlock(const BlockQ5_0& x, float* y) {
+  const uint32_t qh =
+      x.qh[0] | (x.qh[1] << 8) | (x.qh[2] << 16) | (static_cast<uint32_t>(x.qh[3]) << 24);
+  for (int j = 0; j < 16; ++j) {
+    const int lo = (x.qs[j] & 15) | (((qh >> j) & 1) << 4);
+    const int hi = (x.qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+    y[j] = H2F(x.d) * (lo - 16);
+    y[j + 16] = H2F(x.d) * (hi - 16);
+  }
+}
+
+inline void DequantBlock(const BlockQ4_K& x, float* y) {
+  const uint8_t* s = x.scales;
+  for (int j = 0; j < 8; ++j) {
+    const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
+    const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+    for (int l = 0; l < 32; ++l) {
+      const uint8_t byte = x.qs[(j / 2) * 32 + l];
+      const int q = (j % 2) ? byte >> 4 : byte & 15;
+      y[j * 32 + l] = H2F(x.d) * sc * q - H2F(x.dmin) * m;
+    }
+  }
+}
+
+inline void DequantBlock(const BlockQ6_K& x, float* y) {
+  const float d = H2F(x.d);
+  for (int half = 0; half < 2; ++half) {
+    const uint8_t* ql = x.ql + 64 * half;
+    const uint8_t* qh = x.qh + 32 * half;
+    const int8_t* sc = x.scales + 8 * half;
+    float* o = y + 128 * half;
+    for (int l = 0; l < 32; ++l) {
+      const int is = l / 16;
+      o[l] = d * sc[is] * (((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32);
+      o[l + 32] = d * sc[is + 2] * (((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32);
+      o[l + 64] = d * sc[is + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
+      o[l + 96] = d * sc[is + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
+    }
+  }
+}
+
 // Float dequantisation straight from the block definitions.
 inline void Dequant(TensorType t, const uint8_t* row, int64_t cols, float* y) {
   switch (t) {
@@ -180,49 +222,17 @@ inline void Dequant(TensorType t, const uint8_t* row, int64_t cols, float* y) {
       return;
     case TensorType::kQ5_0:
       for (int64_t b = 0; b < cols / 32; ++b) {
-        const auto* x = reinterpret_cast<const BlockQ5_0*>(row) + b;
-        const uint32_t qh =
-            x->qh[0] | (x->qh[1] << 8) | (x->qh[2] << 16) | (static_cast<uint32_t>(x->qh[3]) << 24);
-        for (int j = 0; j < 16; ++j) {
-          const int lo = (x->qs[j] & 15) | (((qh >> j) & 1) << 4);
-          const int hi = (x->qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
-          y[b * 32 + j] = H2F(x->d) * (lo - 16);
-          y[b * 32 + j + 16] = H2F(x->d) * (hi - 16);
-        }
+        DequantBlock(reinterpret_cast<const BlockQ5_0*>(row)[b], y + b * 32);
       }
       return;
     case TensorType::kQ4_K:
       for (int64_t b = 0; b < cols / 256; ++b) {
-        const auto* x = reinterpret_cast<const BlockQ4_K*>(row) + b;
-        const uint8_t* s = x->scales;
-        for (int j = 0; j < 8; ++j) {
-          const int sc = j < 4 ? s[j] & 63 : (s[j + 4] & 15) | ((s[j - 4] >> 6) << 4);
-          const int m = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
-          for (int l = 0; l < 32; ++l) {
-            const uint8_t byte = x->qs[(j / 2) * 32 + l];
-            const int q = (j % 2) ? byte >> 4 : byte & 15;
-            y[b * 256 + j * 32 + l] = H2F(x->d) * sc * q - H2F(x->dmin) * m;
-          }
-        }
+        DequantBlock(reinterpret_cast<const BlockQ4_K*>(row)[b], y + b * 256);
       }
       return;
     case TensorType::kQ6_K:
       for (int64_t b = 0; b < cols / 256; ++b) {
-        const auto* x = reinterpret_cast<const BlockQ6_K*>(row) + b;
-        const float d = H2F(x->d);
-        for (int half = 0; half < 2; ++half) {
-          const uint8_t* ql = x->ql + 64 * half;
-          const uint8_t* qh = x->qh + 32 * half;
-          const int8_t* sc = x->scales + 8 * half;
-          float* o = y + b * 256 + 128 * half;
-          for (int l = 0; l < 32; ++l) {
-            const int is = l / 16;
-            o[l] = d * sc[is] * (((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32);
-            o[l + 32] = d * sc[is + 2] * (((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32);
-            o[l + 64] = d * sc[is + 4] * (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32);
-            o[l + 96] = d * sc[is + 6] * (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32);
-          }
-        }
+        DequantBlock(reinterpret_cast<const BlockQ6_K*>(row)[b], y + b * 256);
       }
       return;
     case TensorType::kEfI8SymPerChannel: {
