@@ -2,6 +2,7 @@
 #include <iostream>
 #include <string>
 
+#include "edgefarm/cli/admin_commands.h"
 #include "edgefarm/cli/client_commands.h"
 #include "edgefarm/cli/up_command.h"
 #include "edgefarm/coordinator/coordinator_main.h"
@@ -16,6 +17,7 @@ constexpr const char* kUsage =
     "  worker      run a worker\n"
     "  run FILE    submit a pipeline run       status [RUN]   show runs or one run\n"
     "  workers     list workers                logs JOB       print a job's log\n"
+    "  token create --role R [--name N]        repos [list|add|trigger]\n"
     "See docs/cli.md.\n";
 
 }  // namespace
@@ -32,6 +34,9 @@ int main(int argc, char** argv) {
   if (verb == "up") return edgefarm::cli::RunUpCommand(argc - 1, argv + 1, std::cout, std::cerr);
   if (verb == "run" || verb == "status" || verb == "workers" || verb == "logs") {
     return edgefarm::cli::RunClientCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (verb == "token" || verb == "repos") {
+    return edgefarm::cli::RunAdminCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (verb == "--help" || verb == "-h" || verb == "help") {
     std::cout << kUsage;

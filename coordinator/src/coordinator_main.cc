@@ -18,7 +18,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: edgefarm coordinator --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n"
     "                            [--native-target T] [--public-url URL] [--heartbeat-ms N]\n"
-    "                            [--lease-ttl-ms N] [--log-level LEVEL]\n";
+    "                            [--lease-ttl-ms N] [--log-level LEVEL] [--repos FILE]\n";
 
 std::optional<int> ParseInt(const std::string& text) {
   if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
@@ -45,6 +45,8 @@ std::string ParseFlags(int argc, char** argv, CoordinatorOptions& options, std::
       options.http_port = *port;
     } else if (flag == "--native-target") {
       options.native_target = value;
+    } else if (flag == "--repos") {
+      options.repos_file = value;
     } else if (flag == "--public-url") {
       options.public_http_url = value;
     } else if (flag == "--heartbeat-ms" || flag == "--lease-ttl-ms") {
