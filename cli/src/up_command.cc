@@ -18,6 +18,7 @@
 #include "edgefarm/cli/client_commands.h"
 #include "edgefarm/cli/matrix_table.h"
 #include "edgefarm/cli/status_printer.h"
+#include "edgefarm/coordinator/pareto_report.h"
 #include "edgefarm/worker/hardware_detector.h"
 
 #ifndef EDGEFARM_SOURCE_DIR
@@ -182,6 +183,13 @@ Result<std::string> RunPipeline(ApiClient& client, const UpFlags& flags, StatusP
   std::string table = FormatMatrixTable(BuildMatrixRows(run, gates, FetchWorkerNames(client)));
   printer.Block(table.insert(0, 1, '\n'));
   if (!gates) printer.Message("(gate verdicts unavailable: " + pipeline.status().message() + ")");
+  if (pipeline.ok()) {
+    auto jobs = coordinator::EngineJobsFromRunJson(run);
+    std::vector<const coordinator::JobRecord*> ptrs;
+    for (const auto& job : jobs) ptrs.push_back(&job);
+    printer.Block(coordinator::FormatChoiceReport(coordinator::Recommend(
+        coordinator::JudgeCells(pipeline->gates, ptrs), pipeline->recipes.olive.weights)));
+  }
   const std::string state = run.value("state", "");
   printer.Message("run " + run_id + " " + state);
   return state;

@@ -66,7 +66,8 @@ std::string FormatChoiceReport(const std::map<std::string, Recommendation>& reco
       out += fmt::format("  {}: {}{}\n    why: {}\n", target, rec.job_name,
                          rec.scheme.empty() ? "" : " (" + rec.scheme + ")", rec.why);
     }
-    for (const auto& line : rec.beat) out += "    beat " + line + "\n";
+    const char* prefix = rec.job_id.empty() ? "    " : "    beat ";
+    for (const auto& line : rec.beat) out += prefix + line + "\n";
   }
   return out;
 }
