@@ -1,6 +1,9 @@
 // Scheduler: the worker side of the session protocol (docs/protocol.md).
 //
 // Implementation notes:
+// - A worker restored from the store after a restart is asked to register again whatever it
+//   sends first; its Register carries the jobs it still runs, and its Welcome triggers the re-send
+//   of results it has not had acknowledged.
 // - The ROUTER identity is the worker id; Register must name the same id, so one worker cannot
 //   speak for another's jobs. Messages other than Register from an identity that is not a live
 //   registered worker get ErrorReply{not_registered}, which tells the worker to register again.
@@ -91,7 +94,13 @@ void Scheduler::HandleMessage(const std::string& identity, const v1::Envelope& e
     return;
   }
   WorkerSession& worker = it->second;
-  worker.connected = true;
+  if (!worker.connected) {
+    // Restored from the store after a restart: this session predates it. Messages the worker sent
+    // just before the crash (a result, log chunks) may be lost, and it re-sends them only after a
+    // Welcome, so it must register again (listing its running jobs) before anything else counts.
+    SendError(identity, "not_registered", "the coordinator restarted; register again");
+    return;
+  }
   worker.lost_after =
       clock_->SteadyNow() + options_.heartbeat_interval * options_.missed_heartbeats;
   worker.record.last_seen_ms = clock_->UnixMillis();

@@ -217,5 +217,25 @@ TEST_F(SchedulerLeaseTest, RestoredAttemptsKeepTheirTimeoutBackstop) {
   EXPECT_EQ(scheduler_->AttemptsOf(assigns[0].job_id())[0]->outcome, "timed_out");
 }
 
+TEST_F(SchedulerLeaseTest, WorkerRestoredAfterARestartMustRegisterBeforeItsHeartbeatsCount) {
+  Register("w", kIntel);
+  std::string run = Submit({Job("cell", kIntel)});
+  auto assigns = Assigns(Step(), "w");
+  ASSERT_EQ(assigns.size(), 1u);
+  Accept("w", assigns[0]);
+  Restart();
+  // Its old session's heartbeat is answered with not_registered: results it sent just before the
+  // crash may be lost, and it re-sends them only after a new Welcome.
+  auto out = Heartbeat("w", assigns);
+  ASSERT_NE(Find(out, v1::Envelope::kError), nullptr);
+  EXPECT_EQ(Find(out, v1::Envelope::kError)->error().code(), "not_registered");
+  out = Register("w", kIntel, 1, {Running(assigns[0])});
+  ASSERT_NE(Find(out, v1::Envelope::kWelcome), nullptr);
+  EXPECT_EQ(Find(out, v1::Envelope::kWelcome)->welcome().unknown_jobs_size(), 0);
+  out = Deliver("w", ResultFor(assigns[0], v1::OUTCOME_SUCCEEDED));
+  EXPECT_TRUE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());
+  EXPECT_EQ(JobNamed(run, "cell").state, JobState::kSucceeded);
+}
+
 }  // namespace
 }  // namespace edgefarm::coordinator
