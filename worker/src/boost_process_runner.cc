@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -34,9 +35,16 @@ using Steady = std::chrono::steady_clock;
 
 // Runs in the forked child just before exec.
 struct ChildSetup : bp::extend::handler {
+  pid_t parent = ::getpid();  // taken in the worker, before the fork
+
   template <typename Executor>
   void on_exec_setup(Executor& /*exec*/) const {
     ::setpgid(0, 0);
+    // If the worker is SIGKILLed its job must not run on unowned: the kernel kills the direct
+    // child when the forking thread dies (grandchildren in the group are not covered; see
+    // docs/scheduling.md). Checking the parent after the prctl closes the race with an early death.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
