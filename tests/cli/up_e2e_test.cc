@@ -101,6 +101,7 @@ TEST_F(UpEndToEndTest, UpOnceRunsTheMatrixAndStatusShowsEverySucceededJob) {
   const std::string run_id = match[1];
   EXPECT_NE(up.text.find("llama_cpp/"), std::string::npos) << up.text;
   EXPECT_NE(up.text.find("host-info"), std::string::npos);
+  EXPECT_NE(up.text.find("Pareto choice per target:"), std::string::npos) << up.text;
   EXPECT_NE(up.text.find("run " + run_id + " succeeded"), std::string::npos);
 
   // The farm is down now; a coordinator restarted on the same data dir still knows the run.
