@@ -254,7 +254,7 @@ int RunUpCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto zmq = ReadEndpoint(farm.data, "zmq");
   auto http = ReadEndpoint(farm.data, "http");
   if (!zmq.ok() || !http.ok()) return Report(err, zmq.ok() ? http.status() : zmq.status());
-  printer.Message("coordinator: " + *zmq + ", API and dashboard " + *http + "  (data " +
+  printer.Message("coordinator: " + *zmq + ", HTTP API " + *http + "  (data " +
                   farm.data.string() + ")");
   if (Status s = StartWorkers(farm, *flags, *zmq); !s.ok()) return Report(err, s);
   ApiClient client(ServerConfig{*http, ReadTrimmed(farm.data / "admin.token")});
