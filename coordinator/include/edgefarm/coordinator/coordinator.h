@@ -17,7 +17,6 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -73,14 +72,6 @@ class Coordinator {
   std::string zmq_endpoint() const { return zmq_endpoint_; }  // "tcp://127.0.0.1:PORT"
   std::string http_url() const { return http_url_; }          // "http://127.0.0.1:PORT"
   int64_t bad_frames() const { return bad_frames_.load(); }
-
-  // Runs fn with the scheduler under the coordinator's lock, between loop iterations (embedding,
-  // tests and benchmarks: submit runs, read state). Messages fn stages go out on the next
-  // iteration. Only after a successful Start().
-  void WithScheduler(const std::function<void(Scheduler&)>& fn) {
-    std::lock_guard lock(mu_);
-    fn(*scheduler_);
-  }
 
   // Runs fn with the scheduler under the coordinator's lock, between loop iterations (embedding,
   // tests and benchmarks: submit runs, read state). Messages fn stages go out on the next
