@@ -462,8 +462,10 @@ HttpApi::HttpApi(ApiContext context) : impl_(std::make_unique<Impl>()) {
     }
     return httplib::Server::HandlerResponse::Unhandled;
   });
-  impl_->server.set_logger(
-      [this](const Request& req, const Response& res) { impl_->Audit(req, res); });
+  // Post-routing runs for every response just before it is written, so the audit row is durable
+  // before the client sees the answer (and rows keep the order of the answers).
+  impl_->server.set_post_routing_handler(
+      [this](const Request& req, Response& res) { impl_->Audit(req, res); });
   impl_->Routes();
 }
 

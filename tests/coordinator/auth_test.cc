@@ -125,12 +125,17 @@ TEST_F(AuthTest, MutatingCallsAreAuditedAppendOnly) {
   EXPECT_EQ(Call("POST", "/api/v1/workers/none/drain", developer, ""), 403);
   EXPECT_EQ(Call("POST", "/api/v1/runs", "wrong-token", "{}"), 401);
   EXPECT_EQ(Call("GET", "/api/v1/runs", developer), 200);  // reads are not audited
-  auto res = client_->Get("/api/v1/audit", Admin());
-  ASSERT_TRUE(res);
-  ASSERT_EQ(res->status, 200);
-  EXPECT_EQ(res->body.find(developer), std::string::npos);
-  EXPECT_EQ(res->body.find(admin_token_), std::string::npos);
-  auto entries = json::parse(res->body)["entries"];
+  // Rows are durable before each answer; WaitFor only guards against a slow store.
+  std::string audit;
+  ASSERT_TRUE(edgefarm::testing::WaitFor([&] {
+    auto res = client_->Get("/api/v1/audit", Admin());
+    if (!res || res->status != 200) return false;
+    audit = res->body;
+    return json::parse(audit)["entries"].size() >= 4;
+  }));
+  EXPECT_EQ(audit.find(developer), std::string::npos);
+  EXPECT_EQ(audit.find(admin_token_), std::string::npos);
+  auto entries = json::parse(audit)["entries"];
   ASSERT_EQ(entries.size(), 4u) << entries.dump();
   EXPECT_EQ(entries[0]["path"], "/api/v1/tokens");
   EXPECT_EQ(entries[0]["role"], "admin");

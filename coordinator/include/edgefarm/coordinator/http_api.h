@@ -8,9 +8,9 @@
 //
 // Every route checks a bearer token and the permission its role needs (roles.h): 401 for a
 // missing or unknown token, 403 for a role that may not. Every mutating request (any method but
-// GET/HEAD) is appended to the audit log with who, what, when, from where and the status, after
-// it is answered. JSON bodies over max_request_bytes are refused with 413 before they are read.
-// docs/api.md lists every route.
+// GET/HEAD) is appended to the audit log with who, what, when, from where and the status, just
+// before it is answered. JSON bodies over max_request_bytes are refused with 413 before they are
+// read. docs/api.md lists every route.
 //
 // Thread-safety: Bind/Start/Stop from one owning thread; handlers are concurrent.
 #pragma once
