@@ -176,6 +176,13 @@ TEST_F(HttpApiTest, CancelAndDrainRoutes) {
   EXPECT_EQ(run["state"], "cancelled");
   EXPECT_EQ(run["jobs"][0]["state"], "cancelled");
   EXPECT_GT(run["finished_at_ms"].get<int64_t>(), 0);
+  // Following the log of a finished job answers at once: nothing more will come.
+  auto log = client_->Get(
+      ("/api/v1/jobs/" + run["jobs"][0]["id"].get<std::string>() + "/log?follow=true").c_str(),
+      Admin());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->status, 200);
+  EXPECT_EQ(log->get_header_value("X-Edgefarm-Log-Complete"), "true");
   res = client_->Post("/api/v1/runs/run-nope/cancel", Admin(), "", "application/json");
   ASSERT_TRUE(res);
   EXPECT_EQ(res->status, 404);
