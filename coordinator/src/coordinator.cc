@@ -28,7 +28,7 @@ namespace edgefarm::coordinator {
 namespace fs = std::filesystem;
 namespace {
 
-constexpr size_t kBatch = 256;
+constexpr size_t kBatch = 4096;
 constexpr int64_t kLoggedBadFrames = 100;
 
 // Local clients cannot connect to a wildcard address; they use loopback.

@@ -230,61 +230,80 @@ bool Scheduler::Before(const RunRecord& a, const RunRecord& b) const {
   return a.id < b.id;
 }
 
-std::deque<std::string>* Scheduler::NextInClass(
-    std::map<std::string, std::deque<std::string>>& runs, const RunRecord** best_run) {
-  std::deque<std::string>* best = nullptr;
-  for (auto& [run_id, queue] : runs) {
-    while (!queue.empty()) {  // entries are removed lazily
-      auto it = jobs_.find(queue.front());
-      if (it != jobs_.end() && it->second.state == JobState::kQueued) break;
-      queue.pop_front();
-    }
-    auto run = runs_.find(run_id);
-    if (queue.empty() || run == runs_.end()) continue;
-    auto running = running_by_run_.find(run_id);
-    if (run->second.max_running > 0 && running != running_by_run_.end() &&
-        running->second >= run->second.max_running) {
-      continue;  // at its pipeline's concurrency cap
-    }
-    if (best == nullptr || Before(run->second, **best_run)) {
-      best = &queue;
-      *best_run = &run->second;
-    }
-  }
-  return best;
-}
-
+// One pass. Per class, the runs with queued jobs form a heap (best first by Before), built when
+// the class is first looked at, so a pick costs O(log runs) rather than a scan of every run.
+// Only the picked run's key changes (its running count), and it is re-inserted after the pick;
+// a run that also has jobs in another class may carry a slightly stale key there (fairness is
+// approximate across classes, never wrong about caps: they are re-checked at each pick).
 void Scheduler::Schedule() {
-  // Classes whose best head found no free matching slot: nothing else in them can do better.
-  std::set<std::string> blocked;
+  struct Candidate {
+    const RunRecord* run;
+    std::deque<std::string>* queue;
+  };
+  struct ClassHeap {
+    bool built = false;
+    bool blocked = false;  // its best head found no free matching slot
+    std::vector<Candidate> heap;
+  };
+  auto worse = [this](const Candidate& a, const Candidate& b) { return Before(*b.run, *a.run); };
+  auto eligible = [this](Candidate& c) {
+    while (!c.queue->empty()) {  // entries are removed lazily
+      auto it = jobs_.find(c.queue->front());
+      if (it != jobs_.end() && it->second.state == JobState::kQueued) break;
+      c.queue->pop_front();
+    }
+    if (c.queue->empty()) return false;
+    auto running = running_by_run_.find(c.run->id);
+    return c.run->max_running <= 0 || running == running_by_run_.end() ||
+           running->second < c.run->max_running;
+  };
+  std::map<std::string, ClassHeap> classes;
   while (true) {
-    std::deque<std::string>* next_queue = nullptr;
-    const RunRecord* next_run = nullptr;
+    ClassHeap* best = nullptr;
     for (auto& [cls, runs] : ready_) {
-      if (blocked.count(cls)) continue;
-      const RunRecord* run = nullptr;
-      std::deque<std::string>* queue = NextInClass(runs, &run);
-      if (queue == nullptr) continue;
+      ClassHeap& h = classes[cls];
+      if (h.blocked) continue;
+      if (!h.built) {
+        h.built = true;
+        for (auto& [run_id, queue] : runs) {
+          auto run = runs_.find(run_id);
+          Candidate c{run == runs_.end() ? nullptr : &run->second, &queue};
+          if (c.run != nullptr && eligible(c)) h.heap.push_back(c);
+        }
+        std::make_heap(h.heap.begin(), h.heap.end(), worse);
+      }
+      if (h.heap.empty()) continue;
+      if (best == nullptr) {
+        best = &h;
+        continue;
+      }
+      const Candidate& top = h.heap.front();
+      const Candidate& cur = best->heap.front();
       // One run's jobs in several classes go in pipeline order.
       const bool earlier_in_run =
-          run == next_run && jobs_[queue->front()].seq < jobs_[next_queue->front()].seq;
-      if (next_queue == nullptr || Before(*run, *next_run) || earlier_in_run) {
-        next_queue = queue;
-        next_run = run;
-      }
+          top.run == cur.run && jobs_[top.queue->front()].seq < jobs_[cur.queue->front()].seq;
+      if (Before(*top.run, *cur.run) || earlier_in_run) best = &h;
     }
-    if (next_queue == nullptr) break;
-    JobRecord& next = jobs_[next_queue->front()];
+    if (best == nullptr) break;
+    std::pop_heap(best->heap.begin(), best->heap.end(), worse);
+    Candidate c = best->heap.back();
+    best->heap.pop_back();
+    if (!eligible(c)) continue;  // capped meanwhile through another class
+    JobRecord& next = jobs_[c.queue->front()];
     WorkerSession* worker = PickWorker(next);
     if (worker == nullptr && MissingForBestWorker(next.required_tags).empty()) {
-      blocked.insert(TagClass(next.required_tags));  // matching slots are all busy
+      best->blocked = true;  // matching slots are all busy
       continue;
     }
-    next_queue->pop_front();
+    c.queue->pop_front();
     if (worker == nullptr) {
       Enqueue(next);  // no registered worker offers the tags any more: unschedulable
     } else {
       AssignTo(next, *worker);
+    }
+    if (eligible(c)) {
+      best->heap.push_back(c);
+      std::push_heap(best->heap.begin(), best->heap.end(), worse);
     }
   }
   for (auto& [cls, runs] : ready_) {

@@ -174,9 +174,6 @@ class Scheduler {
   void ReevaluateUnschedulable();
   void Schedule();
   WorkerSession* PickWorker(const JobRecord& job);
-  // The queue to serve next among those of one class (nullptr if none may run now).
-  std::deque<std::string>* NextInClass(std::map<std::string, std::deque<std::string>>& runs,
-                                       const RunRecord** run);
   bool Before(const RunRecord& a, const RunRecord& b) const;
   void AssignTo(JobRecord& job, WorkerSession& worker);
   void EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
