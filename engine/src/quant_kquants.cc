@@ -123,20 +123,49 @@ float SearchSymmetricScale(int n, int nmax, const float* x, int8_t* codes) {
   }
   float scale = suml2 != 0.0f ? sumlx / suml2 : 0.0f;
   float best = scale * sumlx;
-  for (int is = -9; is <= 9; ++is) {
-    if (is == 0) continue;
-    iscale = -(nmax + 0.1f * is) / max;
-    sumlx = suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-      const int l = code_of(iscale * x[i]);
-      const float w = x[i] * x[i];
-      sumlx += w * x[i] * l;
-      suml2 += w * l * l;
+  // The 18 candidate scales (is = -9..9 without 0) are summed side by side in vector lanes;
+  // each lane's sums still run over i in order with ggml's expressions ((w*x)*l and (w*l)*l), so
+  // every sum, and therefore the choice, is bit-identical to trying the candidates one by one.
+  // Two padding lanes have scale 0: code 0, sums 0, never chosen.
+  using V4f = float __attribute__((vector_size(16)));
+  using V4i = int32_t __attribute__((vector_size(16)));
+  constexpr int kCandidates = 18;
+  constexpr int kVectors = 5;
+  V4f cand_iscale[kVectors] = {};
+  V4f cand_sumlx[kVectors] = {};
+  V4f cand_suml2[kVectors] = {};
+  for (int c = 0; c < kCandidates; ++c) {
+    const int is = c < 9 ? c - 9 : c - 8;
+    cand_iscale[c / 4][c % 4] = -(nmax + 0.1f * is) / max;
+  }
+  for (int i = 0; i < n; ++i) {
+    const float w = x[i] * x[i];
+    const float wx = w * x[i];
+    for (int v = 0; v < kVectors; ++v) {
+      // NearestInt and the clamp of code_of, lane by lane.
+      const V4f shifted = cand_iscale[v] * x[i] + 12582912.0f;
+      V4i l = ((V4i)shifted & 0x007FFFFF) - 0x00400000;  // vector casts reinterpret bits
+      l = l < -nmax ? V4i{} - nmax : l;
+      l = l > nmax - 1 ? V4i{} + (nmax - 1) : l;
+      const V4f lf = __builtin_convertvector(l, V4f);
+      cand_sumlx[v] += wx * lf;
+      cand_suml2[v] += (w * lf) * lf;
     }
-    if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-      for (int i = 0; i < n; ++i) codes[i] = static_cast<int8_t>(nmax + code_of(iscale * x[i]));
-      scale = sumlx / suml2;
-      best = scale * sumlx;
+  }
+  int winner = -1;
+  for (int c = 0; c < kCandidates; ++c) {
+    const float sumlx_c = cand_sumlx[c / 4][c % 4];
+    const float suml2_c = cand_suml2[c / 4][c % 4];
+    if (suml2_c > 0 && sumlx_c * sumlx_c > best * suml2_c) {
+      winner = c;
+      scale = sumlx_c / suml2_c;
+      best = scale * sumlx_c;
+    }
+  }
+  if (winner >= 0) {
+    const float iscale_w = cand_iscale[winner / 4][winner % 4];
+    for (int i = 0; i < n; ++i) {
+      codes[i] = static_cast<int8_t>(nmax + code_of(iscale_w * x[i]));
     }
   }
   return scale;
