@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgefarm/coordinator/control_store.h"
+#include "sqlite_statement.h"
 
 namespace edgefarm::coordinator {
 namespace {
@@ -40,55 +41,16 @@ CREATE TABLE poll_tips(repo TEXT NOT NULL, ref TEXT NOT NULL, commit_sha TEXT NO
   PRIMARY KEY(repo, ref));
 )sql";
 
+constexpr std::string_view kErrorPrefix = "control store ";
+
 Status SqlError(sqlite3* db, std::string_view what) {
-  return IoError("control store " + std::string(what) + ": " + sqlite3_errmsg(db));
+  return SqliteError(db, kErrorPrefix, what);
 }
 
-class Stmt {
+// Statements of this store: errors read "control store <what>: <errmsg>".
+class Stmt : public SqliteStatement {
  public:
-  Stmt(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  ~Stmt() { sqlite3_finalize(stmt_); }
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& Bind(const std::string& v) {
-    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Stmt& Bind(int64_t v) {
-    sqlite3_bind_int64(stmt_, ++index_, v);
-    return *this;
-  }
-  Status Run() {
-    if (stmt_ == nullptr) return SqlError(db_, "prepare");
-    if (sqlite3_step(stmt_) != SQLITE_DONE) return SqlError(db_, "step");
-    return Status::Ok();
-  }
-  bool Next() {
-    if (stmt_ == nullptr) {
-      failed_ = true;
-      return false;
-    }
-    int rc = sqlite3_step(stmt_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) failed_ = true;
-    return rc == SQLITE_ROW;
-  }
-  Status Error() const { return failed_ ? SqlError(db_, "query") : Status::Ok(); }
-  std::string Text(int col) const {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  int index_ = 0;
-  bool failed_ = false;
+  Stmt(sqlite3* db, const char* sql) : SqliteStatement(db, sql, kErrorPrefix) {}
 };
 
 RepoRecord RepoFromRow(const Stmt& s) {

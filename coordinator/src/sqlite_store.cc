@@ -14,7 +14,8 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
-#include <unordered_map>
+
+#include "sqlite_statement.h"
 
 namespace edgefarm::coordinator {
 namespace {
@@ -67,106 +68,13 @@ ALTER TABLE runs ADD COLUMN max_running INTEGER NOT NULL DEFAULT 0;
 )sql"},
 };
 
-Status SqliteError(sqlite3* db, std::string_view what) {
-  return IoError("sqlite " + std::string(what) + ": " + sqlite3_errmsg(db));
-}
+constexpr std::string_view kErrorPrefix = "sqlite ";
 
-}  // namespace
-
-// Prepared statements of the write path, prepared once per connection and reused (preparing a
-// statement per row cost more than the row itself). Keyed by the SQL literal's address.
-class StatementCache {
+// Statements of this store: errors read "sqlite <what>: <errmsg>".
+class Statement : public SqliteStatement {
  public:
-  explicit StatementCache(sqlite3* db) : db_(db) {}
-  ~StatementCache() {
-    for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
-  }
-  sqlite3* db() const { return db_; }
-  // nullptr if the statement does not prepare.
-  sqlite3_stmt* Get(const char* sql) {
-    auto it = stmts_.find(sql);
-    if (it != stmts_.end()) return it->second;
-    sqlite3_stmt* stmt = nullptr;
-    if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
-      sqlite3_finalize(stmt);
-      return nullptr;
-    }
-    stmts_[sql] = stmt;
-    return stmt;
-  }
-
- private:
-  sqlite3* db_;
-  std::unordered_map<const char*, sqlite3_stmt*> stmts_;
-};
-
-namespace {
-
-// A prepared statement with positional binding: owned (finalised on destruction) or borrowed
-// from a StatementCache (reset and unbound on destruction).
-class Statement {
- public:
-  Statement(sqlite3* db, const char* sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr) != SQLITE_OK) stmt_ = nullptr;
-  }
-  Statement(StatementCache& cache, const char* sql)
-      : db_(cache.db()), stmt_(cache.Get(sql)), owned_(false) {}
-  ~Statement() {
-    if (owned_) {
-      sqlite3_finalize(stmt_);
-    } else if (stmt_ != nullptr) {
-      sqlite3_reset(stmt_);
-      sqlite3_clear_bindings(stmt_);
-    }
-  }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  bool ok() const { return stmt_ != nullptr; }
-  Statement& Bind(const std::string& v) {
-    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& Bind(int64_t v) {
-    sqlite3_bind_int64(stmt_, ++index_, v);
-    return *this;
-  }
-  Statement& Bind(double v) {
-    sqlite3_bind_double(stmt_, ++index_, v);
-    return *this;
-  }
-  // Executes a statement that returns no rows.
-  Status Run() {
-    if (!ok()) return SqliteError(db_, "prepare");
-    if (sqlite3_step(stmt_) != SQLITE_DONE) return SqliteError(db_, "step");
-    return Status::Ok();
-  }
-  // Advances to the next row; false at the end (check ok() and error()).
-  bool Next() {
-    if (!ok()) return false;
-    int rc = sqlite3_step(stmt_);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) failed_ = true;
-    return rc == SQLITE_ROW;
-  }
-  Status Error() const {
-    if (!ok() || failed_) return SqliteError(db_, "query");
-    return Status::Ok();
-  }
-  std::string Text(int col) const {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p),
-                           static_cast<size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
-  double Real(int col) const { return sqlite3_column_double(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-  bool owned_ = true;
-  int index_ = 0;
-  bool failed_ = false;
+  Statement(sqlite3* db, const char* sql) : SqliteStatement(db, sql, kErrorPrefix) {}
+  Statement(StatementCache& cache, const char* sql) : SqliteStatement(cache, sql, kErrorPrefix) {}
 };
 
 json InputsToJson(const std::vector<InputRef>& inputs) {
@@ -430,13 +338,7 @@ SqliteStore::~SqliteStore() {
 }
 
 Status SqliteStore::Exec(const char* sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    return IoError("sqlite: " + message);
-  }
-  return Status::Ok();
+  return SqliteExec(db_, sql, "sqlite: ");
 }
 
 Status SqliteStore::Migrate() {
