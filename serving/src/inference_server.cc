@@ -19,6 +19,7 @@
 #include "edgefarm/engine/generate.h"
 #include "edgefarm/engine/model.h"
 #include "edgefarm/engine/tokenizer.h"
+#include "http_listener.h"
 #include "server_metrics.h"
 
 namespace edgefarm::serving {
@@ -241,22 +242,10 @@ Result<std::unique_ptr<InferenceServer>> InferenceServer::Load(
 Status InferenceServer::Start() {
   Impl& s = *impl_;
   if (s.started) return FailedPrecondition("inference server already started");
-  const int port =
-      s.options.port == 0
-          ? s.http.bind_to_any_port(s.options.host)
-          : (s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
-  if (port <= 0) {
-    return IoError("cannot bind " + s.options.host + ":" + std::to_string(s.options.port));
-  }
+  EF_ASSIGN_OR_RETURN(const int port,
+                      BindAndListen(s.http, s.options.host, s.options.port, &s.thread));
   s.port = port;
   s.started = true;
-  s.thread = std::thread([&s] { s.http.listen_after_bind(); });
-  // httplib's stop() is a no-op until the listen loop has marked itself running, so a Stop()
-  // right after Start() would hang the join; wait (briefly: it is the next thing the thread does).
-  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!s.http.is_running() && std::chrono::steady_clock::now() < limit) {
-    std::this_thread::yield();
-  }
   s.log->info("inference server: {} ({}) on {}:{}", s.model_name, s.digest, s.options.host, port);
   return Status::Ok();
 }

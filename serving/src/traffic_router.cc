@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "edgefarm/serving/latency_stats.h"
+#include "http_listener.h"
 
 namespace edgefarm::serving {
 
@@ -403,21 +404,10 @@ Result<std::unique_ptr<TrafficRouter>> TrafficRouter::Create(const RouterOptions
 Status TrafficRouter::Start() {
   Impl& s = *impl_;
   if (s.started) return FailedPrecondition("traffic router already started");
-  const int port =
-      s.options.port == 0
-          ? s.http.bind_to_any_port(s.options.host)
-          : (s.http.bind_to_port(s.options.host, s.options.port) ? s.options.port : -1);
-  if (port <= 0) {
-    return IoError("cannot bind " + s.options.host + ":" + std::to_string(s.options.port));
-  }
+  EF_ASSIGN_OR_RETURN(const int port,
+                      BindAndListen(s.http, s.options.host, s.options.port, &s.thread));
   s.port = port;
   s.started = true;
-  s.thread = std::thread([&s] { s.http.listen_after_bind(); });
-  // As in InferenceServer::Start: stop() is ignored until the listen loop runs.
-  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!s.http.is_running() && std::chrono::steady_clock::now() < limit) {
-    std::this_thread::yield();
-  }
   s.log->info("traffic router: listening on {}:{}", s.options.host, port);
   return Status::Ok();
 }
