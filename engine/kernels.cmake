@@ -1,6 +1,6 @@
 # Kernels: thread pool, CPU feature detection, matmul dispatch and the per-ISA tiles. The SIMD
-# files get their own -m flags; nothing else does, so the library runs on any x86-64 and picks
-# the path at run time (cpu_features.cc).
+# files get their own -m flags; nothing else does, so the library runs on any x86-64 (or any
+# ARMv8.0 AArch64) and picks the path at run time (cpu_features.cc).
 list(APPEND EDGEFARM_ENGINE_SOURCES
   src/thread_pool.cc
   src/cpu_features.cc
@@ -19,4 +19,15 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64|amd64")
     COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-mavx2;-mfma;-mf16c;${_ef_simd_common}")
 else()
   list(APPEND EDGEFARM_ENGINE_SOURCES src/kernels_nosimd.cc)
+endif()
+
+# NEON is part of every AArch64 CPU, so kernels_neon.cc needs no flag; SDOT (ARMv8.2 dotprod) is
+# optional and its file alone is built for it. scripts/cross-arm64-test.sh uses the same flags.
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "aarch64|arm64|ARM64")
+  list(APPEND EDGEFARM_ENGINE_SOURCES src/kernels_neon.cc src/kernels_neon_dotprod.cc)
+  set_source_files_properties(src/kernels_neon.cc PROPERTIES COMPILE_OPTIONS "-O3")
+  set_source_files_properties(src/kernels_neon_dotprod.cc PROPERTIES
+    COMPILE_OPTIONS "-march=armv8.2-a+dotprod;-O3")
+else()
+  list(APPEND EDGEFARM_ENGINE_SOURCES src/kernels_noneon.cc)
 endif()

@@ -8,9 +8,10 @@
 namespace edgefarm::engine {
 
 struct CpuFeatures {
-  bool avx2 = false;    // AVX2 + FMA + F16C
-  bool avx512 = false;  // AVX-512 F/BW/VL/DQ + VNNI (what the kAvx512 path needs)
-  bool neon = false;
+  bool avx2 = false;          // AVX2 + FMA + F16C
+  bool avx512 = false;        // AVX-512 F/BW/VL/DQ + VNNI (what the kAvx512 path needs)
+  bool neon = false;          // AArch64 Advanced SIMD (always present there)
+  bool neon_dotprod = false;  // ARMv8.2 SDOT/UDOT (HWCAP_ASIMDDP)
 };
 
 const CpuFeatures& GetCpuFeatures();

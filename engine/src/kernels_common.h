@@ -84,6 +84,12 @@ TileFn Avx2Tile(TensorType type);
 TileFn Avx512Tile(TensorType type);
 // AVX-512 tiles on repacked weights, for many tokens (every MatMul type).
 TileFn Avx512PackedTile(TensorType type);
+// NEON tiles (aarch64; nullptr elsewhere). `dotprod` picks the variant built for ARMv8.2's SDOT
+// (kernels_neon_dotprod.cc); the caller must have seen the CPU report it (CpuFeatures), else the
+// tile raises SIGILL. Both variants give bit-identical results (exact integer sums, the same
+// float operations).
+TileFn NeonTile(TensorType type, bool dotprod);
+TileFn NeonDotProdTile(TensorType type);
 
 // Maps a weight type to its tile, for the SIMD files whose tiles are one template over a block
 // reader per integer type (each ISA file defines its own readers, named after the types they

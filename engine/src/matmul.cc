@@ -45,6 +45,8 @@ TileFn TileFor(KernelPath path, TensorType type, int64_t n_tokens) {
       return kernels::Avx2Tile(type);
     case KernelPath::kAvx512:
       return kernels::Avx512Tile(type);
+    case KernelPath::kNeon:
+      return kernels::NeonTile(type, GetCpuFeatures().neon_dotprod);
     default:
       return nullptr;
   }
@@ -159,7 +161,7 @@ bool KernelPathSupported(KernelPath path) {
     case KernelPath::kAvx512:
       return f.avx512 && kernels::Avx512Tile(TensorType::kF32) != nullptr;
     case KernelPath::kNeon:
-      return false;  // not implemented yet (docs/kernels.md)
+      return f.neon && kernels::NeonTile(TensorType::kF32, false) != nullptr;
   }
   return false;
 }
@@ -168,11 +170,12 @@ KernelPath DetectKernelPath() {
   static const KernelPath best = [] {
     const char* forced = std::getenv("EDGEFARM_KERNEL_PATH");
     if (forced != nullptr) {
-      for (KernelPath p : {KernelPath::kScalar, KernelPath::kAvx2, KernelPath::kAvx512}) {
+      for (KernelPath p :
+           {KernelPath::kScalar, KernelPath::kAvx2, KernelPath::kAvx512, KernelPath::kNeon}) {
         if (KernelPathName(p) == forced && KernelPathSupported(p)) return p;
       }
     }
-    for (KernelPath p : {KernelPath::kAvx512, KernelPath::kAvx2}) {
+    for (KernelPath p : {KernelPath::kAvx512, KernelPath::kAvx2, KernelPath::kNeon}) {
       if (KernelPathSupported(p)) return p;
     }
     return KernelPath::kScalar;

@@ -22,8 +22,9 @@ std::string_view KernelPathName(KernelPath path);
 KernelPath DetectKernelPath();
 // Whether the CPU (and this build) supports `path`.
 bool KernelPathSupported(KernelPath path);
-// kAuto resolves to DetectKernelPath(), which honours EDGEFARM_KERNEL_PATH=scalar|avx2|avx512
-// (read once) when the CPU supports it.
+// kAuto resolves to DetectKernelPath(), which honours EDGEFARM_KERNEL_PATH=scalar|avx2|avx512|neon
+// (read once) when the CPU supports it. kNeon uses the ARMv8.2 dot-product instructions where the
+// CPU has them (chosen at run time) and plain ARMv8.0 NEON otherwise.
 
 // Whether MatMul handles weights of `type` with rows of `cols` elements: F32, F16, Q8_0, Q4_0,
 // Q5_0, Q4_K, Q6_K and the edgefarm types, cols a multiple of the type's block size.
