@@ -9,6 +9,8 @@ packages=(
   libboost-dev libboost-filesystem-dev nlohmann-json3-dev libcpp-httplib-dev
   libssl-dev libsodium-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  # the NEON kernel test: cross-compiled for AArch64, run under qemu (scripts/cross-arm64-test.sh)
+  g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user
 )
 
 missing=()
