@@ -92,11 +92,14 @@ void RegisterAll() {
                               TensorType::kQ6_K,        TensorType::kEfI8SymPerChannel,
                               TensorType::kEfI4SymG128, TensorType::kEfI4AffineG64};
   const Shape shapes[] = {{256, 256}, {768, 256}, {32000, 256}};
-  const KernelPath paths[] = {KernelPath::kScalar, KernelPath::kAvx2, KernelPath::kAvx512};
+  const KernelPath paths[] = {KernelPath::kScalar, KernelPath::kAvx2, KernelPath::kAvx512,
+                              KernelPath::kNeon};
   for (TensorType type : types) {
     const std::string tname(GetTypeTraits(type)->name);
     for (const Shape& s : shapes) {
       for (KernelPath path : paths) {
+        // NEON exists only on AArch64; on x86 it would just add skip lines to the output.
+        if (path == KernelPath::kNeon && !KernelPathSupported(path)) continue;
         for (int64_t tokens : {int64_t{1}, int64_t{512}}) {
           // The scalar reference is far too slow for the big prompt shapes; one is enough.
           if (path == KernelPath::kScalar && tokens > 1 && s.rows > 256) continue;
