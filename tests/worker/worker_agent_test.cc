@@ -1,6 +1,9 @@
 #include "edgefarm/worker/worker_agent.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+
+#include <filesystem>
 
 #include "blob_server.h"
 #include "router_peer.h"
@@ -19,7 +22,10 @@ class WorkerAgentTest : public ::testing::Test {
     options.scratch_root = dir_ / "scratch";
     options.kill_grace = std::chrono::milliseconds(200);
     executor_ = std::make_unique<JobExecutor>(options, *runner_, cache_, nullptr);
-    agent_ = std::make_unique<WorkerAgent>(AgentOptions{1, "wtok"}, *executor_, nullptr);
+    AgentOptions agent_options{1, "wtok"};
+    agent_options.clock = &clock_;
+    agent_options.deadline_tick = std::chrono::milliseconds(10);
+    agent_ = std::make_unique<WorkerAgent>(agent_options, *executor_, nullptr);
     SessionOptions session_options;
     session_options.endpoint = peer_.endpoint();
     session_options.registration.set_worker_id("w-agent");
@@ -42,8 +48,10 @@ class WorkerAgentTest : public ::testing::Test {
     peer_.Send(env);
   }
 
-  void Assign(const std::string& job_id, std::vector<std::string> argv) {
+  void Assign(const std::string& job_id, std::vector<std::string> argv,
+              int64_t deadline_unix_ms = 0) {
     v1::Envelope env;
+    env.mutable_assign()->set_deadline_unix_ms(deadline_unix_ms);
     v1::Assign* a = env.mutable_assign();
     a->set_job_id(job_id);
     a->set_attempt(1);
@@ -62,6 +70,16 @@ class WorkerAgentTest : public ::testing::Test {
       if (env->has_result()) break;
     }
     return seen;
+  }
+
+  // Skips messages until a log chunk carrying `text` arrives; false if none does.
+  bool UntilLogContains(const std::string& text) {
+    while (auto env = peer_.Receive()) {
+      if (env->has_log_chunk() && env->log_chunk().data().find(text) != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
   }
 
   TestBlobServer blobs_{"wtok"};
@@ -148,6 +166,55 @@ TEST_F(WorkerAgentTest, ShutdownReportsRunningJobsAsInfrastructureErrors) {
   auto result = peer_.Receive(v1::Envelope::kResult);
   ASSERT_TRUE(result.has_value());
   EXPECT_EQ(result->result().outcome(), v1::OUTCOME_INFRA_ERROR);
+}
+
+TEST_F(WorkerAgentTest, JobWhoseDeadlinePassedIsNotStarted) {
+  const std::filesystem::path marker = dir_ / "ran";
+  Assign("job-late", {"touch", marker.string()}, clock_.UnixMillis() - 1);
+  ASSERT_TRUE(peer_.Receive(v1::Envelope::kAccept));
+  auto result = peer_.Receive(v1::Envelope::kResult);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->result().outcome(), v1::OUTCOME_TIMED_OUT);
+  EXPECT_EQ(result->result().message(), "deadline passed before the job started");
+  EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_F(WorkerAgentTest, RunningJobIsStoppedAtItsDeadlineWithTermGraceThenKill) {
+  // The job ignores SIGTERM (and so does its sleep), so only the SIGKILL after the grace ends it.
+  Assign("job-deadline", {"sh", "-c", "trap '' TERM; echo started; sleep 1000"},
+         clock_.UnixMillis() + 60'000);
+  ASSERT_TRUE(peer_.Receive(v1::Envelope::kAccept));
+  ASSERT_TRUE(UntilLogContains("started"));
+  clock_.Advance(std::chrono::seconds(30));  // before the deadline: nothing happens
+  EXPECT_EQ(agent_->running_jobs(), 1u);
+  clock_.Advance(std::chrono::seconds(31));
+  auto result = peer_.Receive(v1::Envelope::kResult);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->result().outcome(), v1::OUTCOME_TIMED_OUT);
+  EXPECT_EQ(result->result().message(), "deadline passed; the job was stopped");
+  EXPECT_EQ(result->result().term_signal(), SIGKILL);
+}
+
+TEST_F(WorkerAgentTest, DrainRejectsNewJobsAndIsDrainedWhenTheLastResultIsAcknowledged) {
+  Assign("job-d", {"sh", "-c", "echo running; read line"});  // stdin is /dev/null: exits at once
+  ASSERT_TRUE(peer_.Receive(v1::Envelope::kAccept));
+  v1::Envelope drain;
+  drain.mutable_drain();
+  peer_.Send(drain);
+  ASSERT_TRUE(WaitFor([&] { return agent_->FreeSlots() == 0 && !agent_->drained(); }));
+  Assign("job-after", {"true"});
+  auto reject = peer_.Receive(v1::Envelope::kReject);
+  ASSERT_TRUE(reject.has_value());
+  EXPECT_EQ(reject->reject().reason(), "worker is draining");
+  ASSERT_TRUE(WaitFor([&] { return agent_->unacknowledged_results() == 1; }));
+  EXPECT_FALSE(agent_->drained());  // its result is not acknowledged yet
+  v1::Envelope ack;
+  ack.mutable_result_ack()->set_job_id("job-d");
+  ack.mutable_result_ack()->set_attempt(1);
+  ack.mutable_result_ack()->set_accepted(true);
+  peer_.Send(ack);
+  EXPECT_TRUE(agent_->WaitForAcknowledgements(std::chrono::seconds(30)));
+  EXPECT_TRUE(WaitFor([&] { return agent_->drained(); }));
 }
 
 }  // namespace

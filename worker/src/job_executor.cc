@@ -28,8 +28,12 @@ class JobExecutor::Attempt {
   }
 
   v1::JobResult Run() {
-    const Status prepared = Prepare();
-    if (!prepared.ok()) {
+    // A cancel (or a passed deadline) that came before the process started stops it from
+    // starting at all; inputs are not fetched for it either.
+    const Status prepared = cancel_.cancelled() ? Status::Ok() : Prepare();
+    if (cancel_.cancelled()) {
+      Fail(v1::OUTCOME_CANCELLED, kCancelledBeforeStart);
+    } else if (!prepared.ok()) {
       Fail(v1::OUTCOME_INFRA_ERROR, prepared.ToString());
     } else if (assign_.spec().has_engine()) {
       RunEngine();

@@ -6,6 +6,11 @@
 // results and re-sends all go out under mu_, so their order is the order they were made. Jobs are
 // keyed by job id and attempt so a re-assignment of the same job (a later attempt) never collides
 // with a lingering one.
+//
+// Deadlines are enforced through the job's CancelFlag (the same SIGTERM, grace, SIGKILL path as a
+// cancel) with a mark on the job, so the result can say TIMED_OUT instead of CANCELLED. The
+// watcher polls the clock rather than sleeping until the earliest deadline because an injected
+// clock may jump without waking anyone.
 #include "edgefarm/worker/worker_agent.h"
 
 #include <spdlog/spdlog.h>
@@ -18,10 +23,52 @@ WorkerAgent::WorkerAgent(AgentOptions options, JobExecutor& executor,
                          std::shared_ptr<spdlog::logger> logger)
     : options_(std::move(options)),
       executor_(executor),
-      logger_(logger ? std::move(logger) : spdlog::default_logger()) {}
+      logger_(logger ? std::move(logger) : spdlog::default_logger()),
+      watcher_([this] { WatchDeadlines(); }) {}
 
 WorkerAgent::~WorkerAgent() {
   Shutdown();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_watcher_ = true;
+  }
+  changed_.notify_all();
+  watcher_.join();
+}
+
+void WorkerAgent::WatchDeadlines() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_watcher_) {
+    CheckDeadlinesLocked();
+    changed_.wait_for(lock, options_.deadline_tick);
+  }
+}
+
+void WorkerAgent::CheckDeadlinesLocked() {
+  const Clock& clock = options_.clock ? *options_.clock : SystemClock::Instance();
+  const int64_t now = clock.UnixMillis();
+  for (auto& [key, job] : jobs_) {
+    const int64_t deadline = job->assign.deadline_unix_ms();
+    if (job->finished || job->deadline_passed || deadline <= 0 || now < deadline) continue;
+    job->deadline_passed = true;
+    logger_->info("stopping {} attempt {}: its deadline passed {} ms ago", job->assign.job_id(),
+                  job->assign.attempt(), now - deadline);
+    job->cancel.Cancel();
+  }
+}
+
+void WorkerAgent::FinishResultLocked(const Job& job, v1::JobResult& result) const {
+  if (job.deadline_passed && result.outcome() == v1::OUTCOME_CANCELLED) {
+    const bool never_started = result.message() == kCancelledBeforeStart;
+    result.set_outcome(v1::OUTCOME_TIMED_OUT);
+    result.set_message(never_started ? "deadline passed before the job started"
+                                     : "deadline passed; the job was stopped");
+  } else if (shutting_down_ && result.outcome() == v1::OUTCOME_CANCELLED) {
+    // Stopped because this worker is going away, not because anyone cancelled the job: the
+    // coordinator should run it again elsewhere.
+    result.set_outcome(v1::OUTCOME_INFRA_ERROR);
+    result.set_message("worker stopped while the job was running");
+  }
 }
 
 std::string WorkerAgent::Key(const std::string& job_id, uint32_t attempt) {
@@ -62,9 +109,12 @@ void WorkerAgent::OnMessage(const v1::Envelope& message) {
         logger_->warn("coordinator refused result of {} attempt {}: {}", ack.job_id(),
                       ack.attempt(), ack.reason());
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      unacked_.erase(Key(ack.job_id(), ack.attempt()));
-      retained_logs_.erase(Key(ack.job_id(), ack.attempt()));
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        unacked_.erase(Key(ack.job_id(), ack.attempt()));
+        retained_logs_.erase(Key(ack.job_id(), ack.attempt()));
+      }
+      changed_.notify_all();
       break;
     }
     case v1::Envelope::kDrain: {
@@ -111,6 +161,7 @@ void WorkerAgent::OnAssign(const v1::Assign& assign) {
       auto job = std::make_unique<Job>();
       job->assign = assign;
       jobs_[key] = std::move(job);
+      CheckDeadlinesLocked();  // a deadline already past: the job is cancelled before it starts
     }
   }
   lock.unlock();
@@ -150,12 +201,7 @@ void WorkerAgent::RunJob(Job* job) {
   v1::JobResult result = executor_.Execute(job->assign, blobs, send_log, job->cancel);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    // Stopped because this worker is going away, not because anyone cancelled the job: the
-    // coordinator should run it again elsewhere.
-    if (shutting_down_ && result.outcome() == v1::OUTCOME_CANCELLED) {
-      result.set_outcome(v1::OUTCOME_INFRA_ERROR);
-      result.set_message("worker stopped while the job was running");
-    }
+    FinishResultLocked(*job, result);
     unacked_[Key(result.job_id(), result.attempt())] = result;
     job->finished = true;
     // Sent under the lock so it cannot overtake log chunks re-sent after a reconnect.
@@ -247,6 +293,20 @@ void WorkerAgent::Shutdown() {
   for (std::thread& t : threads) t.join();
   std::lock_guard<std::mutex> lock(mu_);
   jobs_.clear();
+}
+
+bool WorkerAgent::WaitForAcknowledgements(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return changed_.wait_for(lock, limit, [this] { return unacked_.empty(); });
+}
+
+bool WorkerAgent::drained() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!draining_ || !unacked_.empty()) return false;
+  for (const auto& [key, job] : jobs_) {
+    if (!job->finished) return false;
+  }
+  return true;
 }
 
 size_t WorkerAgent::running_jobs() const {

@@ -36,7 +36,10 @@ namespace {
 constexpr const char* kUsage =
     "usage: edgefarm worker --coordinator tcp://HOST:PORT [--label k=v]... [--slots N]\n"
     "                       [--name NAME] [--cache DIR] [--token-file F] [--engine PATH]\n"
-    "                       [--print-tags]\n";
+    "                       [--exit-when-drained] [--print-tags]\n";
+
+// How long a stopping worker waits for the coordinator to acknowledge the results it hands back.
+constexpr auto kAcknowledgementWait = std::chrono::seconds(5);
 
 std::string Trim(std::string s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
@@ -99,6 +102,10 @@ Result<WorkerFlags> ParseWorkerFlags(int argc, char** argv) {
       flags.print_tags = true;
       continue;
     }
+    if (arg == "--exit-when-drained") {
+      flags.exit_when_drained = true;
+      continue;
+    }
     if (arg != "--coordinator" && arg != "--label" && arg != "--slots" && arg != "--name" &&
         arg != "--cache" && arg != "--token-file" && arg != "--engine") {
       return InvalidArgument("unknown argument '" + arg + "'");
@@ -139,6 +146,31 @@ fs::path DefaultEnginePath() {
 
 namespace {
 
+// Returns on SIGTERM/SIGINT, or (with --exit-when-drained) once the agent is drained. The drained
+// state is looked at between short signal waits: it changes on the session thread, which cannot
+// interrupt sigwait.
+void WaitForStop(const WorkerFlags& flags, const WorkerAgent& agent, const sigset_t& stop_signals,
+                 spdlog::logger& logger) {
+  if (!flags.exit_when_drained) {
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    logger.info("signal {} received; stopping", sig);
+    return;
+  }
+  while (true) {
+    const timespec tick{0, 100'000'000};
+    const int sig = sigtimedwait(&stop_signals, nullptr, &tick);
+    if (sig > 0) {
+      logger.info("signal {} received; stopping", sig);
+      return;
+    }
+    if (agent.drained()) {
+      logger.info("drained: no jobs left and every result acknowledged; exiting");
+      return;
+    }
+  }
+}
+
 int Serve(const WorkerFlags& flags, const Tags& tags, const std::string& token,
           const std::shared_ptr<spdlog::logger>& logger, const sigset_t& stop_signals) {
   std::error_code ec;
@@ -172,10 +204,12 @@ int Serve(const WorkerFlags& flags, const Tags& tags, const std::string& token,
   }
   logger->info("worker {} ({}) up: {} slot(s), engine {}, cache {}", flags.name, *worker_id,
                flags.slots, flags.engine.string(), flags.cache_dir.string());
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  logger->info("signal {} received; stopping", sig);
+  WaitForStop(flags, agent, stop_signals, *logger);
   agent.Shutdown();
+  if (!agent.WaitForAcknowledgements(kAcknowledgementWait)) {
+    logger->warn("{} result(s) not acknowledged by the coordinator; stopping anyway",
+                 agent.unacknowledged_results());
+  }
   session.Stop(true);
   return 0;
 }

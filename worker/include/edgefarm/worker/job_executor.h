@@ -7,8 +7,9 @@
 // a scratch directory where each input is a symlink named after its role.
 //
 // Outcomes: exit 0 -> SUCCEEDED; other exit or signal -> FAILED; timeout -> TIMED_OUT; cancel ->
-// CANCELLED; anything that kept the job from running or its outputs from reaching the
-// coordinator (fetch, spawn, upload) -> INFRA_ERROR. Output is streamed as LogChunks numbered
+// CANCELLED (message kCancelledBeforeStart when it came before the process started: then nothing
+// runs); anything that kept the job from running or its outputs from reaching the coordinator
+// (fetch, spawn, upload) -> INFRA_ERROR. Output is streamed as LogChunks numbered
 // from 0 with byte offsets, in the order it was read.
 //
 // Thread-safety: Execute may run concurrently for different jobs (one scratch dir per attempt).
@@ -29,6 +30,10 @@ class logger;
 }
 
 namespace edgefarm::worker {
+
+// The message of a CANCELLED result whose job was cancelled before its process was started
+// (before or while its inputs were fetched).
+inline constexpr char kCancelledBeforeStart[] = "cancelled before the job started";
 
 struct ExecutorOptions {
   std::filesystem::path scratch_root;  // one directory per attempt is made under it

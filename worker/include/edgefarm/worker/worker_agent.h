@@ -4,10 +4,20 @@
 // coordinator acknowledges the result, re-sending them after every Welcome, and stops jobs on
 // Cancel, revoked leases or unknown_jobs.
 //
+// Deadlines: an Assign whose deadline_unix_ms (> 0) has passed on the agent's clock is accepted
+// but not started, and a running job is stopped when its deadline passes (SIGTERM to its process
+// group, the executor's kill grace, SIGKILL); either way the result is TIMED_OUT. A watcher
+// thread reads the clock every `deadline_tick`, so a ManualClock drives it in tests.
+//
+// Drain: after the coordinator's Drain (or Shutdown) every Assign is rejected; drained() says when
+// the last job has finished and its result was acknowledged.
+//
 // Thread-safety: every public method may be called from any thread; the SessionHandler methods
 // are called on the session thread.
 #pragma once
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -16,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "edgefarm/common/clock.h"
 #include "edgefarm/worker/job_executor.h"
 #include "edgefarm/worker/zmq_session.h"
 
@@ -27,7 +38,9 @@ namespace edgefarm::worker {
 
 struct AgentOptions {
   uint32_t slots = 1;
-  std::string worker_token;  // for blob transfers; never logged
+  std::string worker_token;      // for blob transfers; never logged
+  const Clock* clock = nullptr;  // for job deadlines; nullptr: SystemClock. Must outlive the agent.
+  std::chrono::milliseconds deadline_tick{50};  // how often the deadline watcher reads the clock
 };
 
 class WorkerAgent final : public SessionHandler {
@@ -45,6 +58,11 @@ class WorkerAgent final : public SessionHandler {
 
   // Takes no more jobs, cancels the running ones and waits for their threads.
   void Shutdown();
+  // Waits until every result sent so far was acknowledged, at most `limit`; returns whether all
+  // were (a worker that stops hands its jobs back only once the coordinator has its results).
+  bool WaitForAcknowledgements(std::chrono::milliseconds limit);
+  // Draining (told by the coordinator, or shutting down), no job left and no result unacknowledged.
+  bool drained() const;
 
   size_t running_jobs() const;
   size_t unacknowledged_results() const;
@@ -63,6 +81,7 @@ class WorkerAgent final : public SessionHandler {
     CancelFlag cancel;
     std::thread thread;
     bool finished = false;
+    bool deadline_passed = false;  // stopped (or never started) because of Assign.deadline_unix_ms
   };
 
   void OnAssign(const v1::Assign& assign);
@@ -71,6 +90,9 @@ class WorkerAgent final : public SessionHandler {
   void Send(v1::Envelope message);
   void ReapFinishedLocked();
   void ResendLocked();
+  void WatchDeadlines();
+  void CheckDeadlinesLocked();
+  void FinishResultLocked(const Job& job, v1::JobResult& result) const;
   static std::string Key(const std::string& job_id, uint32_t attempt);
 
   const AgentOptions options_;
@@ -84,6 +106,9 @@ class WorkerAgent final : public SessionHandler {
   std::map<std::string, std::unique_ptr<Job>> jobs_;  // guarded by mu_; key job_id#attempt
   std::map<std::string, v1::JobResult> unacked_;      // guarded by mu_
   std::map<std::string, RetainedLog> retained_logs_;  // guarded by mu_
+  std::condition_variable changed_;  // a result acknowledged, or the watcher told to stop
+  bool stop_watcher_ = false;        // guarded by mu_
+  std::thread watcher_;              // last member: started once everything above exists
 };
 
 }  // namespace edgefarm::worker
