@@ -130,6 +130,13 @@ void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst);
 void QuantizeActSuper256(const float* x, int64_t cols, uint8_t* dst);
 void QuantizeActBlock32Avx512(const float* x, int64_t cols, uint8_t* dst);
 void QuantizeActSuper256Avx512(const float* x, int64_t cols, uint8_t* dst);
+// NEON versions, byte-identical to the scalar ones as well (the scalar ones where there is no
+// NEON); MatMul uses them on the NEON path.
+void QuantizeActBlock32Neon(const float* x, int64_t cols, uint8_t* dst);
+void QuantizeActSuper256Neon(const float* x, int64_t cols, uint8_t* dst);
+// The side arrays of activation block `block` (lane_d ... dsum32) from its scale d and its
+// already stored int8 values; shared by the scalar and NEON quantisers.
+void StoreActBlockSums(uint8_t* dst, int64_t padded, int64_t block, float d);
 
 // Which activation format a weight type consumes; kF32 also for F16 weights.
 ActKind ActKindFor(TensorType type);

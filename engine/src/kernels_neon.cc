@@ -6,6 +6,14 @@
 // pairs of pairs. That leaves lane i holding elements 4i..4i+3 (plus 16+4i..16+4i+3 for a whole
 // block), exactly what SDOT leaves there, so the float steps that follow see the same int32x4
 // and both variants give bit-identical results. The tiles themselves are in kernels_neon_impl.h.
+//
+// The activation quantisers here vectorise only the scans and the rounding of the scalar ones
+// (kernels_scalar.cc) with the same float operations: FMAXNM ignores a NaN like std::max does
+// when the NaN is the new element, FMUL is the same product, FCVTNS rounds to nearest even like
+// std::nearbyint. Partial blocks (an int8 row that ends inside a block) take the scalar route.
+#include <cmath>
+#include <cstring>
+
 #include "kernels_neon_impl.h"
 
 namespace edgefarm::engine::kernels {
@@ -28,7 +36,84 @@ struct MullDot {
   }
 };
 
+// Eight f32x4 of one 32-element block.
+struct Floats32 {
+  float32x4_t v[8];
+};
+
+inline Floats32 Load32(const float* x) {
+  Floats32 f;
+  for (int i = 0; i < 8; ++i) f.v[i] = vld1q_f32(x + 4 * i);
+  return f;
+}
+
+inline float AbsMax(const Floats32& f) {
+  float32x4_t m = vabsq_f32(f.v[0]);
+  for (int i = 1; i < 8; ++i) m = vmaxnmq_f32(m, vabsq_f32(f.v[i]));
+  return vmaxnmvq_f32(m);
+}
+
+// round(f * scale) to int8, at most `hi` (the values are within [-127, 127] by construction).
+inline void Round32(const Floats32& f, float scale, int32_t hi, int8_t* q) {
+  for (int i = 0; i < 8; i += 2) {
+    int32x4_t a = vcvtnq_s32_f32(vmulq_n_f32(f.v[i], scale));
+    int32x4_t b = vcvtnq_s32_f32(vmulq_n_f32(f.v[i + 1], scale));
+    a = vminq_s32(a, vdupq_n_s32(hi));
+    b = vminq_s32(b, vdupq_n_s32(hi));
+    const int16x8_t ab = vcombine_s16(vqmovn_s32(a), vqmovn_s32(b));
+    vst1_s8(q + 4 * i, vqmovn_s16(ab));
+  }
+}
+
 }  // namespace
+
+void QuantizeActBlock32Neon(const float* x, int64_t cols, uint8_t* dst) {
+  const int64_t padded = PadCols(cols);
+  const int64_t full = cols / kBlock;
+  if (full * kBlock != cols) {
+    // Only int8 rows end inside a block; the scalar quantiser handles that (same bytes).
+    QuantizeActBlock32(x, cols, dst);
+    return;
+  }
+  auto* qs = reinterpret_cast<int8_t*>(dst);
+  for (int64_t b = 0; b < padded / kBlock; ++b) {
+    float d = 0.0f;
+    if (b < full) {
+      const Floats32 f = Load32(x + b * kBlock);
+      d = AbsMax(f) / 127.0f;
+      Round32(f, d != 0.0f ? 1.0f / d : 0.0f, 127, qs + b * kBlock);
+    } else {
+      std::memset(qs + b * kBlock, 0, kBlock);
+    }
+    StoreActBlockSums(dst, padded, b, HalfToFloat(FloatToHalf(d)));
+  }
+}
+
+void QuantizeActSuper256Neon(const float* x, int64_t cols, uint8_t* dst) {
+  const int64_t padded = PadCols(cols);
+  auto* qs = reinterpret_cast<int8_t*>(dst);
+  std::memset(dst, 0, ActTokenBytes(padded));
+  for (int64_t s = 0; s < cols / kQK_K; ++s) {
+    const float* xs = x + s * kQK_K;
+    float32x4_t m = vdupq_n_f32(0.0f);
+    for (int k = 0; k < kQK_K; k += 4) m = vmaxnmq_f32(m, vabsq_f32(vld1q_f32(xs + k)));
+    const float amax = vmaxnmvq_f32(m);
+    // As the scalar path: the first element of that magnitude gives the sign.
+    float max = 0.0f;
+    for (int k = 0; k < kQK_K; ++k) {
+      if (std::fabs(xs[k]) == amax) {
+        max = xs[k];
+        break;
+      }
+    }
+    const float iscale = amax != 0.0f ? -127.0f / max : 0.0f;
+    const float d = amax != 0.0f ? 1.0f / iscale : 0.0f;
+    for (int b = 0; b < kQK_K / kBlock; ++b) {
+      Round32(Load32(xs + b * kBlock), iscale, 127, qs + s * kQK_K + b * kBlock);
+      StoreActBlockSums(dst, padded, s * (kQK_K / kBlock) + b, d);
+    }
+  }
+}
 
 TileFn NeonTile(TensorType type, bool dotprod) {
   return dotprod ? NeonDotProdTile(type) : NeonTileFor<MullDot>(type);

@@ -155,10 +155,7 @@ bool KernelSupports(TensorType type, int64_t cols) {
   }
 }
 
-namespace {
-
-// Writes the per-lane and per-block side arrays of one block from its scale and quantised values.
-void StoreBlock(uint8_t* dst, int64_t padded, int64_t block, float d) {
+void StoreActBlockSums(uint8_t* dst, int64_t padded, int64_t block, float d) {
   const auto* qs = reinterpret_cast<const int8_t*>(dst) + block * kBlock;
   auto* lane_d = reinterpret_cast<float*>(dst + padded) + block * 8;
   auto* lane_b = reinterpret_cast<float*>(dst + 2 * padded) + block * 8;
@@ -182,8 +179,6 @@ void StoreBlock(uint8_t* dst, int64_t padded, int64_t block, float d) {
   }
 }
 
-}  // namespace
-
 void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst) {
   const int64_t padded = PadCols(cols);
   auto* qs = reinterpret_cast<int8_t*>(dst);
@@ -198,7 +193,7 @@ void QuantizeActBlock32(const float* x, int64_t cols, uint8_t* dst) {
     }
     // llama.cpp keeps the activation scale as fp16 (block_q8_0); do the same so the dot
     // products see the same rounding.
-    StoreBlock(dst, padded, b, HalfToFloat(FloatToHalf(d)));
+    StoreActBlockSums(dst, padded, b, HalfToFloat(FloatToHalf(d)));
   }
 }
 
@@ -223,7 +218,7 @@ void QuantizeActSuper256(const float* x, int64_t cols, uint8_t* dst) {
         const int64_t k = s * kQK_K + b * kBlock + l;
         qs[k] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * x[k]))));
       }
-      StoreBlock(dst, padded, s * (kQK_K / kBlock) + b, d);
+      StoreActBlockSums(dst, padded, s * (kQK_K / kBlock) + b, d);
     }
   }
 }

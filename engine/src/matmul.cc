@@ -69,10 +69,13 @@ uint8_t* Scratch(size_t bytes) {
 
 void QuantizeActivations(ActKind kind, KernelPath path, const float* x, int64_t cols,
                          int64_t n_tokens, uint8_t* dst, size_t stride, ThreadPool* pool) {
-  const bool simd = path == KernelPath::kAvx512;
-  auto* fn = kind == ActKind::kQ8Super256
-                 ? (simd ? kernels::QuantizeActSuper256Avx512 : kernels::QuantizeActSuper256)
-                 : (simd ? kernels::QuantizeActBlock32Avx512 : kernels::QuantizeActBlock32);
+  const bool super = kind == ActKind::kQ8Super256;
+  auto* fn = super ? kernels::QuantizeActSuper256 : kernels::QuantizeActBlock32;
+  if (path == KernelPath::kAvx512) {
+    fn = super ? kernels::QuantizeActSuper256Avx512 : kernels::QuantizeActBlock32Avx512;
+  } else if (path == KernelPath::kNeon) {
+    fn = super ? kernels::QuantizeActSuper256Neon : kernels::QuantizeActBlock32Neon;
+  }
   auto quantize = [&](int64_t begin, int64_t end, int) {
     for (int64_t t = begin; t < end; ++t) fn(x + t * cols, cols, dst + t * stride);
   };

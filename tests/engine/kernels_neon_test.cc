@@ -1,8 +1,9 @@
 // The NEON kernels against the scalar reference, for every MatMul weight type, on random data
 // and edge shapes (see Cases()). Both NEON variants are checked where the CPU allows: plain
 // ARMv8.0 (SMULL/SADALP) always, SDOT when the CPU reports dotprod, and the two must agree bit for
-// bit. Also: run-time detection (against what the runner says the emulated CPU has), MatMul's
-// dispatch to kNeon, 1 vs 2 threads, and empty shapes.
+// bit. Also: the NEON activation quantisers write the scalar ones' bytes, run-time detection
+// (against what the runner says the emulated CPU has), MatMul's dispatch to kNeon (whose output
+// must equal the tile's on scalar-quantised activations), 1 vs 2 threads, and empty shapes.
 //
 // AArch64 only. scripts/cross-arm64-test.sh cross-compiles it with the kernel sources and runs it
 // under qemu-aarch64 as a Cortex-A53 (no dotprod) and as `max` (dotprod). It does not use
@@ -286,6 +287,52 @@ void CheckThreads() {
   }
 }
 
+std::vector<float> RandomActivations(int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> x(cols);
+  for (float& v : x) v = normal(rng);
+  if (cols >= 64) {
+    std::fill(x.begin(), x.begin() + 32, 0.0f);  // a block with scale 0
+    // A block whose scale is exactly 1, so these land on ties: round half to even.
+    const float exact[] = {127.0f, 0.5f, -1.5f, 2.5f, -0.5f, 126.5f};
+    std::copy(std::begin(exact), std::end(exact), x.begin() + 32);
+    for (int64_t k = 32 + 6; k < 64; ++k) x[k] = std::fmod(x[k], 100.0f);
+  }
+  return x;
+}
+
+using QuantizeFn = void (*)(const float*, int64_t, uint8_t*);
+
+std::vector<uint8_t> Quantize(QuantizeFn fn, const std::vector<float>& x) {
+  const auto cols = static_cast<int64_t>(x.size());
+  std::vector<uint8_t> out(kernels::ActTokenBytes(kernels::PadCols(cols)), 0xa5);
+  fn(x.data(), cols, out.data());
+  return out;
+}
+
+// The NEON activation quantisers must write the scalar ones' bytes, side arrays included.
+void CheckActivationQuantisers() {
+  uint32_t seed = 500;
+  for (int64_t cols : {1, 17, 32, 33, 64, 100, 256, 512, 768}) {
+    const std::vector<float> x = RandomActivations(cols, seed++);
+    Check(Quantize(kernels::QuantizeActBlock32, x) == Quantize(kernels::QuantizeActBlock32Neon, x),
+          "QuantizeActBlock32Neon differs from scalar, cols " + std::to_string(cols));
+  }
+  for (int64_t cols : {256, 512, 768}) {
+    std::vector<float> x = RandomActivations(cols, seed++);
+    if (cols == 512) {
+      // The largest magnitude twice with opposite signs: the first one sets the sign.
+      x[300] = -50.0f;
+      x[400] = 50.0f;
+    }
+    Check(
+        Quantize(kernels::QuantizeActSuper256, x) == Quantize(kernels::QuantizeActSuper256Neon, x),
+        "QuantizeActSuper256Neon differs from scalar, cols " + std::to_string(cols));
+  }
+  std::printf("activation quantisers %s\n", g_failures == 0 ? "ok" : "checked (see failures)");
+}
+
 void CheckDetection(int expect_dotprod) {
   const CpuFeatures& f = GetCpuFeatures();
   Check(f.neon, "GetCpuFeatures().neon is false on AArch64");
@@ -319,6 +366,7 @@ int main(int argc, char** argv) {
   }
   CheckDetection(expect_dotprod);
   const bool dotprod = GetCpuFeatures().neon_dotprod;
+  CheckActivationQuantisers();
   CheckAllTypes(dotprod);
   CheckExtremes(dotprod);
   CheckEmptyShapes();
