@@ -7,9 +7,10 @@
 //
 // Design: the process forks first, while still single-threaded. The child hosts every worker
 // peer (T threads, each polling W/T DEALER sockets); the parent runs the coordinator and submits
-// runs through Coordinator::WithScheduler, as the HTTP API does. So the coordinator's peak RSS
-// (getrusage of the parent) does not include the peers. The two talk over pipes: the parent sends
-// the endpoint, the worker token and phase commands; the child reports its counters.
+// runs through Coordinator::StageRun (the loop's group commit carries them, as for the HTTP API).
+// So the coordinator's peak RSS (getrusage of the parent) does not include the peers. The two talk
+// over pipes: the parent sends the endpoint, the worker token and phase commands; the child reports
+// its counters.
 //
 // Phases: (1) throughput: N jobs submitted at once (runs of 1000 jobs); dispatched/s is N over the
 // time to the last Assign, completed/s N over the time to the last ResultAck. (2) latency: runs
@@ -51,7 +52,6 @@ using edgefarm::coordinator::Coordinator;
 using edgefarm::coordinator::CoordinatorOptions;
 using edgefarm::coordinator::JobRecord;
 using edgefarm::coordinator::PlannedRun;
-using edgefarm::coordinator::Scheduler;
 namespace v1 = edgefarm::v1;
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
@@ -286,16 +286,13 @@ PlannedRun NoopRun(int64_t jobs, bool stamp) {
   return run;
 }
 
+// Stages the run for the coordinator loop's next group commit and wakes the loop, as the HTTP
+// API does, without waiting for the commit: the bench stands for many concurrent clients, each
+// of which would wait for its own. Its Assigns still leave only after that commit.
 bool Submit(Coordinator& c, int64_t jobs, bool stamp) {
-  bool ok = true;
-  c.WithScheduler([&](Scheduler& s) {
-    auto id = s.SubmitRun(NoopRun(jobs, stamp));
-    if (!id.ok()) {
-      std::cerr << "submit failed: " << id.status().ToString() << "\n";
-      ok = false;
-    }
-  });
-  return ok;
+  auto id = c.StageRun(NoopRun(jobs, stamp));
+  if (!id.ok()) std::cerr << "submit failed: " << id.status().ToString() << "\n";
+  return id.ok();
 }
 
 // Polls the peers until pred(report) holds; false after `bound`.

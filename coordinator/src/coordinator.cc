@@ -137,6 +137,7 @@ Status Coordinator::Start() {
   ApiContext ctx;
   ctx.mu = &mu_;
   ctx.scheduler = scheduler_.get();
+  ctx.submit_run = [this](PlannedRun planned) { return SubmitRun(std::move(planned)); };
   ctx.blobs = blobs_.get();
   ctx.logs = logs_.get();
   ctx.tokens = tokens_.get();
@@ -160,6 +161,27 @@ Status Coordinator::Start() {
   logger_->info("coordinator listening on {} (workers) and {} (HTTP), data in {}", zmq_endpoint_,
                 http_url_, options_.data_dir.string());
   return Status::Ok();
+}
+
+Result<std::string> Coordinator::StageRun(PlannedRun planned) {
+  Result<std::string> run_id = InvalidArgument("not started");
+  {
+    std::lock_guard lock(mu_);
+    run_id = scheduler_->StageRun(std::move(planned));
+  }
+  if (run_id.ok()) transport_->Wake();
+  return run_id;
+}
+
+Result<std::string> Coordinator::SubmitRun(PlannedRun planned, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  EF_ASSIGN_OR_RETURN(std::string run_id, scheduler_->StageRun(std::move(planned)));
+  const uint64_t staged_at = scheduler_->flushes();
+  transport_->Wake();
+  if (!flushed_.wait_for(lock, timeout, [&] { return scheduler_->flushes() > staged_at; })) {
+    return DeadlineExceeded("run " + run_id + " is not committed yet (the store is failing)");
+  }
+  return run_id;
 }
 
 void Coordinator::Stop() {
@@ -213,11 +235,12 @@ void Coordinator::Loop() {
       (void)scheduler_->Flush();  // logged inside; retried next iteration
       outbox = scheduler_->TakeOutbox();
     }
-    for (const auto& out : outbox) {
-      Status sent = transport_->Send(out.identity, proto::EncodeFrame(out.envelope));
+    flushed_.notify_all();
+    for (auto& out : outbox) {
+      const std::string_view body = proto::BodyName(out.envelope);  // a static name
+      Status sent = transport_->Send(out.identity, proto::EncodeFrame(std::move(out.envelope)));
       if (!sent.ok()) {
-        logger_->warn("cannot send {} to worker {}: {}", proto::BodyName(out.envelope),
-                      out.identity, sent.message());
+        logger_->warn("cannot send {} to worker {}: {}", body, out.identity, sent.message());
       }
     }
   }

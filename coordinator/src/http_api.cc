@@ -247,8 +247,13 @@ void HttpApi::Impl::PostRun(const Request& req, Response& res) {
     SendError(res, 400, missing ? "missing_file" : "invalid_pipeline", planned.status().message());
     return;
   }
-  std::lock_guard lock(*ctx.mu);
-  auto run_id = ctx.scheduler->SubmitRun(std::move(planned).value());
+  Result<std::string> run_id = Internal("unset");
+  if (ctx.submit_run) {
+    run_id = ctx.submit_run(std::move(planned).value());  // waits for the loop's commit
+  } else {
+    std::lock_guard lock(*ctx.mu);
+    run_id = ctx.scheduler->SubmitRun(std::move(planned).value());
+  }
   if (!run_id.ok()) {
     bool invalid = run_id.status().code() == StatusCode::kInvalidArgument;
     SendError(res, invalid ? 400 : 503, invalid ? "invalid_pipeline" : "store_unavailable",

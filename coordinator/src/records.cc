@@ -91,9 +91,16 @@ bool IsTerminal(JobState state) {
          state == JobState::kCancelled || state == JobState::kSkipped;
 }
 
+JobProgress ProgressOf(const JobRecord& job) {
+  return {job.id,           job.state,     job.missing_tags, job.attempt,   job.infra_failures,
+          job.job_failures, job.worker_id, job.result_json,  job.artifacts, job.finished_at_ms};
+}
+
 void ChangeSet::Merge(ChangeSet other) {
   Append(runs, std::move(other.runs));
+  Append(run_states, std::move(other.run_states));
   Append(jobs, std::move(other.jobs));
+  Append(job_progress, std::move(other.job_progress));
   Append(attempts, std::move(other.attempts));
   Append(workers, std::move(other.workers));
   Append(blobs, std::move(other.blobs));

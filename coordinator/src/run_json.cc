@@ -55,18 +55,14 @@ json JobJson(const Scheduler& scheduler, const JobRecord& job) {
 }
 
 json RunSummaryJson(const Scheduler& scheduler, const RunRecord& run) {
-  int total = 0, done = 0;
-  for (const JobRecord* job : scheduler.JobsOf(run.id)) {
-    ++total;
-    if (IsTerminal(job->state)) ++done;
-  }
+  const Scheduler::JobCount count = scheduler.JobCounts(run.id);
   return {{"id", run.id},
           {"name", run.name},
           {"state", ToString(run.state)},
           {"created_at_ms", run.created_at_ms},
           {"finished_at_ms", run.finished_at_ms},
-          {"jobs_total", total},
-          {"jobs_done", done}};
+          {"jobs_total", count.total},
+          {"jobs_done", count.done}};
 }
 
 json RunDetailJson(const Scheduler& scheduler, const RunRecord& run) {

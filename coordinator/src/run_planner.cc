@@ -37,6 +37,7 @@ Result<JobRecord> ToJob(const pipelines::JobTemplate& t, const RunRequest& reque
   job.timeout_seconds = t.timeout_seconds;
   job.retry_infra = t.retry_infra;
   job.retry_job = t.retry_job;
+  job.resource_group = t.resource_group;
   for (const auto& [role, path] : t.inputs) {
     EF_RETURN_IF_ERROR(CheckFile(request, blobs, path));
     const std::string& digest = request.files.at(path);

@@ -11,6 +11,8 @@
 // - Queue entries are removed lazily: an id whose job is no longer `queued` is skipped.
 #include "edgefarm/coordinator/scheduler.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
@@ -46,9 +48,8 @@ Scheduler::Scheduler(SchedulerOptions options, Store* store, const BlobStore* bl
       clock_(clock),
       logger_(std::move(logger)) {}
 
-void Scheduler::AddEvent(const std::string& kind, const std::string& subject,
-                         const std::string& detail) {
-  pending_.events.push_back({0, clock_->UnixMillis(), kind, subject, detail});
+void Scheduler::AddEvent(const std::string& kind, const std::string& subject, std::string detail) {
+  pending_.events.push_back({0, clock_->UnixMillis(), kind, subject, std::move(detail)});
 }
 
 void Scheduler::Restore(const StoreSnapshot& snapshot) {
@@ -79,7 +80,9 @@ void Scheduler::Restore(const StoreSnapshot& snapshot) {
     auto w = workers_.find(attempt.worker_id);
     if (w != workers_.end()) w->second.running.insert(attempt.job_id);
   }
-  for (auto& [id, job] : jobs_) {
+  RestoreGroups(snapshot);
+  for (const auto& stored : snapshot.jobs) {  // by run, then seq: the queues keep that order
+    JobRecord& job = jobs_[stored.id];
     if (job.state == JobState::kQueued || job.state == JobState::kUnschedulable) Enqueue(job);
   }
   for (const auto& [run_id, ids] : run_jobs_) PromoteWaiting(run_id);
@@ -88,6 +91,12 @@ void Scheduler::Restore(const StoreSnapshot& snapshot) {
 }
 
 Result<std::string> Scheduler::SubmitRun(PlannedRun planned) {
+  EF_ASSIGN_OR_RETURN(std::string run_id, StageRun(std::move(planned)));
+  EF_RETURN_IF_ERROR(Flush());
+  return run_id;
+}
+
+Result<std::string> Scheduler::StageRun(PlannedRun planned) {
   std::set<std::string> names;
   for (const auto& job : planned.jobs) {
     if (!names.insert(job.name).second) {
@@ -101,6 +110,7 @@ Result<std::string> Scheduler::SubmitRun(PlannedRun planned) {
       }
     }
   }
+  EF_RETURN_IF_ERROR(CheckGroupQueues(planned.jobs));
   RunRecord run;
   run.id = "run-" + RandomHex(8);
   run.name = planned.name;
@@ -112,6 +122,7 @@ Result<std::string> Scheduler::SubmitRun(PlannedRun planned) {
   run.created_at_ms = clock_->UnixMillis();
   runs_[run.id] = run;
   dirty_runs_.insert(run.id);
+  new_runs_.insert(run.id);
   AddEvent("run.created", run.id, json{{"jobs", planned.jobs.size()}}.dump());
   int seq = 0;
   for (auto& job : planned.jobs) {
@@ -121,14 +132,14 @@ Result<std::string> Scheduler::SubmitRun(PlannedRun planned) {
     job.state = JobState::kWaiting;
     job.created_at_ms = run.created_at_ms;
     run_jobs_[run.id].push_back(job.id);
-    dirty_jobs_.insert(job.id);
+    new_jobs_.insert(job.id);
     const std::string id = job.id;
     jobs_[id] = std::move(job);
     CountState(jobs_[id], std::nullopt);
+    JoinGroup(jobs_[id]);
   }
   IndexNeeds(run.id);
   PromoteWaiting(run.id);
-  EF_RETURN_IF_ERROR(Flush());
   return run.id;
 }
 
@@ -141,14 +152,23 @@ void Scheduler::SetJobState(JobRecord& job, JobState state, const std::string& r
   dirty_jobs_.insert(job.id);
   dirty_runs_.insert(job.run_id);
   if (job.state == state) return;
-  AddEvent("job.state", job.id,
-           json{{"from", ToString(job.state)}, {"to", ToString(state)}, {"reason", reason}}.dump());
+  // Hand-built (this runs several times per job): the attempt and its worker are part of the
+  // job's transitions into assigned and running, so no separate attempt events are written.
+  std::string detail =
+      fmt::format(R"({{"from":"{}","to":"{}")", ToString(job.state), ToString(state));
+  if (state == JobState::kAssigned || state == JobState::kRunning) {
+    detail += fmt::format(R"(,"attempt":{},"worker":{})", job.attempt, json(job.worker_id).dump());
+  }
+  if (!reason.empty()) detail += R"(,"reason":)" + json(reason).dump();
+  detail += "}";
+  AddEvent("job.state", job.id, std::move(detail));
   const JobState before = job.state;
   job.state = state;
   CountState(job, before);
   if (IsTerminal(state)) {
     job.finished_at_ms = clock_->UnixMillis();
     unschedulable_.erase(job.id);
+    if (!job.resource_group.empty()) LeaveGroup(job);
   }
 }
 
@@ -180,7 +200,8 @@ void Scheduler::Enqueue(JobRecord& job) {
     unschedulable_.erase(job.id);
     job.missing_tags.clear();
     SetJobState(job, JobState::kQueued);
-    ready_[TagClass(job.required_tags)][job.run_id].push_back(job.id);
+    // A job behind another of its resource group waits in the group (scheduler_groups.cc).
+    if (HoldsGroup(job)) MakeReady(job);
     return;
   }
   std::string reason = "no registered worker offers " + Join(missing);
@@ -192,6 +213,10 @@ void Scheduler::Enqueue(JobRecord& job) {
   SetJobState(job, JobState::kUnschedulable, reason);
 }
 
+void Scheduler::MakeReady(const JobRecord& job) {
+  ready_[TagClass(job.required_tags)][job.run_id].push_back(job.id);
+}
+
 void Scheduler::ReevaluateUnschedulable() {
   std::vector<std::string> ids;
   for (const auto& [id, since] : unschedulable_) ids.push_back(id);
@@ -201,20 +226,52 @@ void Scheduler::ReevaluateUnschedulable() {
   }
 }
 
-Scheduler::WorkerSession* Scheduler::PickWorker(const JobRecord& job) {
-  WorkerSession* best = nullptr;
-  size_t best_free = 0;
+namespace {
+
+// Heap order for WorkerSlot: most free slots on top, then the smaller worker id (as a scan of the
+// id-ordered worker map that keeps the first maximum would pick).
+template <typename Slot>
+bool FewerFree(const Slot& a, const Slot& b) {
+  if (a.free != b.free) return a.free < b.free;
+  return a.worker->record.id > b.worker->record.id;
+}
+
+}  // namespace
+
+std::vector<Scheduler::WorkerSlot> Scheduler::MatchingWorkers(const Tags& required) {
+  std::vector<WorkerSlot> heap;
   for (auto& [id, worker] : workers_) {
     if (worker.record.state != WorkerState::kLive || !worker.connected) continue;
     if (worker.running.size() >= worker.record.slots) continue;
-    if (!pipelines::MissingTags(job.required_tags, worker.record.tags).empty()) continue;
-    size_t free = worker.record.slots - worker.running.size();
-    if (free > best_free) {
-      best = &worker;
-      best_free = free;
-    }
+    if (!pipelines::MissingTags(required, worker.record.tags).empty()) continue;
+    heap.push_back({worker.record.slots - worker.running.size(), &worker});
   }
-  return best;
+  std::make_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
+  return heap;
+}
+
+// The matching worker with the most free slots, or nullptr. Takes it off the heap; the caller's
+// assignment then changes its free count, so it is pushed back by the next pick if still free.
+Scheduler::WorkerSession* Scheduler::PickWorker(std::vector<WorkerSlot>& heap) {
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
+    WorkerSlot top = heap.back();
+    heap.pop_back();
+    const WorkerSession& w = *top.worker;
+    const size_t free = w.running.size() >= w.record.slots ? 0 : w.record.slots - w.running.size();
+    if (free == 0) continue;
+    if (free != top.free) {  // used through another class meanwhile: re-rank
+      heap.push_back({free, top.worker});
+      std::push_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
+      continue;
+    }
+    if (free > 1) {  // after this assignment it has free - 1
+      heap.push_back({free - 1, top.worker});
+      std::push_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
+    }
+    return top.worker;
+  }
+  return nullptr;
 }
 
 // Higher priority first; then the run with fewer jobs running (so runs share matching workers);
@@ -244,6 +301,8 @@ void Scheduler::Schedule() {
     bool built = false;
     bool blocked = false;  // its best head found no free matching slot
     std::vector<Candidate> heap;
+    bool workers_built = false;
+    std::vector<WorkerSlot> workers;
   };
   auto worse = [this](const Candidate& a, const Candidate& b) { return Before(*b.run, *a.run); };
   auto eligible = [this](Candidate& c) {
@@ -290,7 +349,11 @@ void Scheduler::Schedule() {
     best->heap.pop_back();
     if (!eligible(c)) continue;  // capped meanwhile through another class
     JobRecord& next = jobs_[c.queue->front()];
-    WorkerSession* worker = PickWorker(next);
+    if (!best->workers_built) {
+      best->workers = MatchingWorkers(next.required_tags);
+      best->workers_built = true;
+    }
+    WorkerSession* worker = PickWorker(best->workers);
     if (worker == nullptr && MissingForBestWorker(next.required_tags).empty()) {
       best->blocked = true;  // matching slots are all busy
       continue;
@@ -326,11 +389,9 @@ void Scheduler::AssignTo(JobRecord& job, WorkerSession& worker) {
   dirty_attempts_.insert(key);
   StartLease(attempt, job, /*restored=*/false);
   job.worker_id = worker.record.id;
-  SetJobState(job, JobState::kAssigned, "worker " + worker.record.id);
+  SetJobState(job, JobState::kAssigned);
   worker.running.insert(job.id);
   running_by_run_[job.run_id] += 1;
-  AddEvent("attempt.assigned", job.id,
-           json{{"attempt", job.attempt}, {"worker", worker.record.id}}.dump());
 
   v1::Envelope env;
   v1::Assign* assign = env.mutable_assign();
@@ -357,8 +418,10 @@ void Scheduler::AssignTo(JobRecord& job, WorkerSession& worker) {
     file->set_digest(input.digest);
     file->set_size(input.size);
   }
-  logger_->info("assigning {} ({}) attempt {} to worker {}", job.id, job.name, job.attempt,
-                worker.record.id);
+  // Debug: at farm rates one line per assignment would cost more than the assignment (the
+  // job.state event records it durably).
+  logger_->debug("assigning {} ({}) attempt {} to worker {}", job.id, job.name, job.attempt,
+                 worker.record.id);
   Send(worker.record.id, std::move(env));
 }
 
@@ -379,8 +442,9 @@ void Scheduler::EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::st
   if (--running_by_run_[job.run_id] <= 0) running_by_run_.erase(job.run_id);
   auto w = workers_.find(attempt.worker_id);
   if (w != workers_.end()) w->second.running.erase(job.id);
-  AddEvent("attempt.finished", job.id,
-           json{{"attempt", attempt.attempt}, {"outcome", outcome}, {"reason", reason}}.dump());
+  std::string detail = fmt::format(R"({{"attempt":{},"outcome":"{}")", attempt.attempt, outcome);
+  if (!reason.empty()) detail += R"(,"reason":)" + json(reason).dump();
+  AddEvent("attempt.finished", job.id, detail + "}");
 }
 
 void Scheduler::InfraFailure(JobRecord& job, AttemptRecord& attempt, const std::string& reason) {
@@ -428,18 +492,27 @@ void Scheduler::MarkWorkerLost(WorkerSession& worker, const std::string& reason)
 }
 
 Status Scheduler::Flush() {
+  archive_ = Archive();  // read-back of finished runs lives until here (scheduler_archive.cc)
   DeriveRunStates();
   ChangeSet changes = std::move(pending_);
   pending_ = ChangeSet();
-  for (const auto& id : dirty_runs_) changes.runs.push_back(runs_[id]);
-  for (const auto& id : dirty_jobs_) changes.jobs.push_back(jobs_[id]);
+  for (const auto& id : new_runs_) changes.runs.push_back(runs_[id]);
+  for (const auto& id : new_jobs_) changes.jobs.push_back(jobs_[id]);
+  for (const auto& id : dirty_jobs_) {
+    if (!new_jobs_.count(id)) changes.job_progress.push_back(ProgressOf(jobs_[id]));
+  }
   for (const auto& key : dirty_attempts_) changes.attempts.push_back(attempts_[key]);
   for (const auto& id : dirty_workers_) changes.workers.push_back(workers_[id].record);
   dirty_runs_.clear();
   dirty_jobs_.clear();
+  new_runs_.clear();
+  new_jobs_.clear();
   dirty_attempts_.clear();
   dirty_workers_.clear();
-  if (changes.empty() && staged_.empty()) return Status::Ok();
+  if (changes.empty() && staged_.empty()) {
+    ++flushes_;
+    return Status::Ok();
+  }
   Status s = store_->Commit(changes);
   if (!s.ok()) {
     // Keep everything for the next Flush; the staged acknowledgements stay unsent until then.
@@ -450,6 +523,7 @@ Status Scheduler::Flush() {
   }
   for (auto& out : staged_) outbox_.push_back(std::move(out));
   staged_.clear();
+  ++flushes_;
   return Status::Ok();
 }
 
@@ -461,43 +535,6 @@ std::vector<Outbound> Scheduler::TakeOutbox() {
 
 void Scheduler::Send(const std::string& identity, v1::Envelope envelope) {
   staged_.push_back({identity, std::move(envelope)});
-}
-
-const RunRecord* Scheduler::FindRun(const std::string& id) const {
-  auto it = runs_.find(id);
-  return it == runs_.end() ? nullptr : &it->second;
-}
-
-const JobRecord* Scheduler::FindJob(const std::string& id) const {
-  auto it = jobs_.find(id);
-  return it == jobs_.end() ? nullptr : &it->second;
-}
-
-std::vector<const RunRecord*> Scheduler::Runs() const {
-  std::vector<const RunRecord*> out;
-  for (const auto& [id, run] : runs_) out.push_back(&run);
-  std::sort(out.begin(), out.end(), [](const RunRecord* a, const RunRecord* b) {
-    return a->created_at_ms != b->created_at_ms ? a->created_at_ms > b->created_at_ms
-                                                : a->id < b->id;
-  });
-  return out;
-}
-
-std::vector<const JobRecord*> Scheduler::JobsOf(const std::string& run_id) const {
-  std::vector<const JobRecord*> out;
-  auto ids = run_jobs_.find(run_id);
-  if (ids == run_jobs_.end()) return out;
-  for (const auto& id : ids->second) out.push_back(&jobs_.at(id));
-  return out;
-}
-
-std::vector<const AttemptRecord*> Scheduler::AttemptsOf(const std::string& job_id) const {
-  std::vector<const AttemptRecord*> out;
-  for (auto it = attempts_.lower_bound({job_id, 0});
-       it != attempts_.end() && it->first.first == job_id; ++it) {
-    out.push_back(&it->second);
-  }
-  return out;
 }
 
 std::vector<WorkerRecord> Scheduler::Workers() const {

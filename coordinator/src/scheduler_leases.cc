@@ -12,6 +12,7 @@
 // - Ending an attempt because of the coordinator (cancel, timeout backstop) sends Cancel to the
 //   worker in the same tick; a result it sends later carries a lease that is no longer current
 //   and is refused.
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "edgefarm/coordinator/scheduler.h"
@@ -33,6 +34,8 @@ void Scheduler::StartLease(const AttemptRecord& attempt, const JobRecord& job, b
                            options_.timeout_grace.count();
     lease.run_until = now + std::chrono::milliseconds(end_ms - clock_->UnixMillis());
   }
+  next_lease_check_ =
+      std::min({next_lease_check_, lease.deadline, lease.accept_by, lease.run_until});
 }
 
 void Scheduler::CancelAttempt(JobRecord& job, const std::string& outcome,
@@ -48,8 +51,12 @@ void Scheduler::CancelAttempt(JobRecord& job, const std::string& outcome,
   Send(worker, std::move(env));
 }
 
+// Scans the leases only once the earliest instant one of them could be due has come (renewals
+// only move instants later, so a stale earlier instant costs one scan, never a missed expiry).
 void Scheduler::ExpireLeases() {
   const auto now = clock_->SteadyNow();
+  if (now < next_lease_check_) return;
+  auto next = Steady::time_point::max();
   struct Due {
     std::pair<std::string, uint32_t> key;
     std::string why;
@@ -66,8 +73,11 @@ void Scheduler::ExpireLeases() {
           {key, "not accepted within " + std::to_string(options_.accept_window.count()) + " ms"});
     } else if (now > lease.run_until) {
       due.push_back({key, "timeout"});
+    } else {
+      next = std::min({next, lease.deadline, assigned ? lease.accept_by : next, lease.run_until});
     }
   }
+  next_lease_check_ = next;
   for (const auto& [key, why] : due) {
     auto job = jobs_.find(key.first);
     auto attempt = attempts_.find(key);

@@ -96,6 +96,7 @@ void Scheduler::DeriveRunStates() {
              json{{"from", ToString(run->second.state)}, {"to", ToString(next)}}.dump());
     run->second.state = next;
     run->second.finished_at_ms = all_terminal ? clock_->UnixMillis() : 0;
+    pending_.run_states.push_back({run_id, next, run->second.finished_at_ms});
   }
 }
 

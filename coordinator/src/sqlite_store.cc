@@ -66,7 +66,17 @@ CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
 ALTER TABLE runs ADD COLUMN priority INTEGER NOT NULL DEFAULT 50;
 ALTER TABLE runs ADD COLUMN max_running INTEGER NOT NULL DEFAULT 0;
 )sql"},
+    // Restart loads only unfinished runs (and their jobs and attempts through jobs_by_run and the
+    // attempts primary key); finished ones are read on demand. Events are read only by id, and
+    // the subject index cost a second b-tree insert per event on the hottest write path.
+    {4, R"sql(
+CREATE INDEX runs_by_state ON runs(state, created_at_ms);
+DROP INDEX events_by_subject;
+)sql"},
 };
+
+// Unfinished runs: what a restart reloads.
+#define EF_UNFINISHED_RUNS "SELECT id FROM runs WHERE state IN ('queued','running')"
 
 constexpr std::string_view kErrorPrefix = "sqlite ";
 
@@ -93,6 +103,14 @@ json ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
   return out;
 }
 
+std::string JsonList(const std::vector<std::string>& items) {
+  return items.empty() ? "[]" : json(items).dump();
+}
+
+std::string ArtifactsText(const std::vector<ArtifactRef>& artifacts) {
+  return artifacts.empty() ? "[]" : ArtifactsToJson(artifacts).dump();
+}
+
 std::string TaskJson(const JobRecord& job) {
   json task = {{"engine_job_json", job.engine_job_json},
                {"argv", job.argv},
@@ -101,6 +119,7 @@ std::string TaskJson(const JobRecord& job) {
                {"timeout_seconds", job.timeout_seconds},
                {"retry_infra", job.retry_infra},
                {"retry_job", job.retry_job}};
+  if (!job.resource_group.empty()) task["resource_group"] = job.resource_group;
   return task.dump();
 }
 
@@ -115,18 +134,41 @@ Status WriteJob(StatementCache& db, const JobRecord& j) {
       .Bind(j.target)
       .Bind(std::string(ToString(j.state)))
       .Bind(json(j.required_tags).dump())
-      .Bind(json(j.missing_tags).dump())
-      .Bind(json(j.needs).dump())
+      .Bind(JsonList(j.missing_tags))
+      .Bind(JsonList(j.needs))
       .Bind(TaskJson(j))
       .Bind(int64_t{j.attempt})
       .Bind(int64_t{j.infra_failures})
       .Bind(int64_t{j.job_failures})
       .Bind(j.worker_id)
       .Bind(j.result_json)
-      .Bind(ArtifactsToJson(j.artifacts).dump())
+      .Bind(ArtifactsText(j.artifacts))
       .Bind(j.created_at_ms)
       .Bind(j.finished_at_ms)
       .Run();
+}
+
+Status WriteJobProgress(StatementCache& db, const JobProgress& j) {
+  Statement s(db,
+              "UPDATE jobs SET state=?, missing_tags_json=?, attempt=?, infra_failures=?, "
+              "job_failures=?, worker_id=?, result_json=?, artifacts_json=?, finished_at_ms=? "
+              "WHERE id=?");
+  return s.Bind(std::string(ToString(j.state)))
+      .Bind(JsonList(j.missing_tags))
+      .Bind(int64_t{j.attempt})
+      .Bind(int64_t{j.infra_failures})
+      .Bind(int64_t{j.job_failures})
+      .Bind(j.worker_id)
+      .Bind(j.result_json)
+      .Bind(ArtifactsText(j.artifacts))
+      .Bind(j.finished_at_ms)
+      .Bind(j.id)
+      .Run();
+}
+
+Status WriteRunState(StatementCache& db, const RunStateChange& r) {
+  Statement s(db, "UPDATE runs SET state=?, finished_at_ms=? WHERE id=?");
+  return s.Bind(std::string(ToString(r.state))).Bind(r.finished_at_ms).Bind(r.id).Run();
 }
 
 Status WriteRun(StatementCache& db, const RunRecord& r) {
@@ -145,7 +187,15 @@ Status WriteRun(StatementCache& db, const RunRecord& r) {
 }
 
 Status WriteAttempt(StatementCache& db, const AttemptRecord& a) {
-  Statement s(db, "INSERT OR REPLACE INTO attempts VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  // An upsert: an existing attempt is updated in place (REPLACE would delete and re-insert).
+  Statement s(db,
+              "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+              "ON CONFLICT(job_id, attempt) DO UPDATE SET worker_id=excluded.worker_id, "
+              "lease_sha256=excluded.lease_sha256, state=excluded.state, "
+              "outcome=excluded.outcome, reason=excluded.reason, exit_code=excluded.exit_code, "
+              "term_signal=excluded.term_signal, started_at_ms=excluded.started_at_ms, "
+              "finished_at_ms=excluded.finished_at_ms, peak_rss_bytes=excluded.peak_rss_bytes, "
+              "cpu_seconds=excluded.cpu_seconds, log_bytes=excluded.log_bytes");
   return s.Bind(a.job_id)
       .Bind(int64_t{a.attempt})
       .Bind(a.worker_id)
@@ -228,6 +278,7 @@ Result<JobRecord> ReadJob(const Statement& s) {
   j.timeout_seconds = task.at("timeout_seconds");
   j.retry_infra = task.at("retry_infra");
   j.retry_job = task.at("retry_job");
+  j.resource_group = task.value("resource_group", std::string());
   j.attempt = static_cast<uint32_t>(s.Int(12));
   j.infra_failures = static_cast<int>(s.Int(13));
   j.job_failures = static_cast<int>(s.Int(14));
@@ -239,52 +290,86 @@ Result<JobRecord> ReadJob(const Statement& s) {
   return j;
 }
 
-Status LoadRuns(sqlite3* db, StoreSnapshot& out) {
-  Statement s(db, "SELECT * FROM runs ORDER BY created_at_ms, id");
-  while (s.Next()) {
-    RunRecord r;
-    r.id = s.Text(0);
-    r.name = s.Text(1);
-    EF_ASSIGN_OR_RETURN(r.state, ParseRunState(s.Text(2)));
-    r.pipeline_file = s.Text(3);
-    r.pipeline_yaml = s.Text(4);
-    r.files = json::parse(s.Text(5)).get<std::map<std::string, std::string>>();
-    r.created_at_ms = s.Int(6);
-    r.finished_at_ms = s.Int(7);
-    r.priority = static_cast<int>(s.Int(8));
-    r.max_running = static_cast<int>(s.Int(9));
-    out.runs.push_back(std::move(r));
-  }
-  EF_RETURN_IF_ERROR(s.Error());
-  Statement jobs(db, "SELECT * FROM jobs ORDER BY run_id, seq");
-  while (jobs.Next()) {
-    EF_ASSIGN_OR_RETURN(JobRecord j, ReadJob(jobs));
-    out.jobs.push_back(std::move(j));
-  }
-  return jobs.Error();
+// Throws nlohmann::json exceptions on a corrupt files column; the caller catches.
+Result<RunRecord> ReadRun(const Statement& s) {
+  RunRecord r;
+  r.id = s.Text(0);
+  r.name = s.Text(1);
+  EF_ASSIGN_OR_RETURN(r.state, ParseRunState(s.Text(2)));
+  r.pipeline_file = s.Text(3);
+  r.pipeline_yaml = s.Text(4);
+  r.files = json::parse(s.Text(5)).get<std::map<std::string, std::string>>();
+  r.created_at_ms = s.Int(6);
+  r.finished_at_ms = s.Int(7);
+  r.priority = static_cast<int>(s.Int(8));
+  r.max_running = static_cast<int>(s.Int(9));
+  return r;
 }
 
-Status LoadAttemptsAndWorkers(sqlite3* db, StoreSnapshot& out) {
-  Statement s(db, "SELECT * FROM attempts ORDER BY job_id, attempt");
-  while (s.Next()) {
-    AttemptRecord a;
-    a.job_id = s.Text(0);
-    a.attempt = static_cast<uint32_t>(s.Int(1));
-    a.worker_id = s.Text(2);
-    a.lease_hash = s.Text(3);
-    EF_ASSIGN_OR_RETURN(a.state, ParseAttemptState(s.Text(4)));
-    a.outcome = s.Text(5);
-    a.reason = s.Text(6);
-    a.exit_code = static_cast<int>(s.Int(7));
-    a.term_signal = static_cast<int>(s.Int(8));
-    a.started_at_ms = s.Int(9);
-    a.finished_at_ms = s.Int(10);
-    a.peak_rss_bytes = static_cast<uint64_t>(s.Int(11));
-    a.cpu_seconds = s.Real(12);
-    a.log_bytes = static_cast<uint64_t>(s.Int(13));
-    out.attempts.push_back(std::move(a));
+AttemptRecord ReadAttempt(const Statement& s, Status* bad_state) {
+  AttemptRecord a;
+  a.job_id = s.Text(0);
+  a.attempt = static_cast<uint32_t>(s.Int(1));
+  a.worker_id = s.Text(2);
+  a.lease_hash = s.Text(3);
+  auto state = ParseAttemptState(s.Text(4));
+  if (state.ok()) {
+    a.state = *state;
+  } else {
+    *bad_state = state.status();
   }
-  EF_RETURN_IF_ERROR(s.Error());
+  a.outcome = s.Text(5);
+  a.reason = s.Text(6);
+  a.exit_code = static_cast<int>(s.Int(7));
+  a.term_signal = static_cast<int>(s.Int(8));
+  a.started_at_ms = s.Int(9);
+  a.finished_at_ms = s.Int(10);
+  a.peak_rss_bytes = static_cast<uint64_t>(s.Int(11));
+  a.cpu_seconds = s.Real(12);
+  a.log_bytes = static_cast<uint64_t>(s.Int(13));
+  return a;
+}
+
+// Reads every row of a prepared query of runs / jobs / attempts into `out`.
+Status ReadRuns(Statement& s, std::vector<RunRecord>& out) {
+  while (s.Next()) {
+    EF_ASSIGN_OR_RETURN(RunRecord r, ReadRun(s));
+    out.push_back(std::move(r));
+  }
+  return s.Error();
+}
+
+Status ReadJobs(Statement& s, std::vector<JobRecord>& out) {
+  while (s.Next()) {
+    EF_ASSIGN_OR_RETURN(JobRecord j, ReadJob(s));
+    out.push_back(std::move(j));
+  }
+  return s.Error();
+}
+
+Status ReadAttempts(Statement& s, std::vector<AttemptRecord>& out) {
+  Status bad_state;
+  while (s.Next()) {
+    out.push_back(ReadAttempt(s, &bad_state));
+    EF_RETURN_IF_ERROR(bad_state);
+  }
+  return s.Error();
+}
+
+Status LoadRuns(sqlite3* db, StoreSnapshot& out) {
+  Statement s(db,
+              "SELECT * FROM runs WHERE id IN (" EF_UNFINISHED_RUNS ") ORDER BY created_at_ms, id");
+  EF_RETURN_IF_ERROR(ReadRuns(s, out.runs));
+  Statement jobs(
+      db, "SELECT * FROM jobs WHERE run_id IN (" EF_UNFINISHED_RUNS ") ORDER BY run_id, seq");
+  EF_RETURN_IF_ERROR(ReadJobs(jobs, out.jobs));
+  Statement attempts(db,
+                     "SELECT * FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE "
+                     "run_id IN (" EF_UNFINISHED_RUNS ")) ORDER BY job_id, attempt");
+  return ReadAttempts(attempts, out.attempts);
+}
+
+Status LoadWorkers(sqlite3* db, StoreSnapshot& out) {
   Statement w(db, "SELECT * FROM workers ORDER BY id");
   while (w.Next()) {
     WorkerRecord r;
@@ -374,7 +459,9 @@ Status SqliteStore::Migrate() {
 Status SqliteStore::ApplyChanges(const ChangeSet& c) {
   StatementCache& cache = *cache_;
   for (const auto& r : c.runs) EF_RETURN_IF_ERROR(WriteRun(cache, r));
+  for (const auto& r : c.run_states) EF_RETURN_IF_ERROR(WriteRunState(cache, r));
   for (const auto& j : c.jobs) EF_RETURN_IF_ERROR(WriteJob(cache, j));
+  for (const auto& j : c.job_progress) EF_RETURN_IF_ERROR(WriteJobProgress(cache, j));
   for (const auto& a : c.attempts) EF_RETURN_IF_ERROR(WriteAttempt(cache, a));
   for (const auto& w : c.workers) EF_RETURN_IF_ERROR(WriteWorker(cache, w));
   return WriteRest(cache, c);
@@ -402,11 +489,61 @@ Result<StoreSnapshot> SqliteStore::Load() {
   StoreSnapshot out;
   try {
     EF_RETURN_IF_ERROR(LoadRuns(db_, out));
-    EF_RETURN_IF_ERROR(LoadAttemptsAndWorkers(db_, out));
+    EF_RETURN_IF_ERROR(LoadWorkers(db_, out));
     EF_RETURN_IF_ERROR(LoadBlobsAndTokens(db_, out));
   } catch (const std::exception& e) {
     return DataLoss(std::string("corrupt row in coordinator database: ") + e.what());
   }
+  return out;
+}
+
+Result<std::optional<RunBundle>> SqliteStore::LoadRun(const std::string& run_id) {
+  RunBundle out;
+  try {
+    std::vector<RunRecord> runs;
+    Statement s(db_, "SELECT * FROM runs WHERE id = ?");
+    s.Bind(run_id);
+    EF_RETURN_IF_ERROR(ReadRuns(s, runs));
+    if (runs.empty()) return std::optional<RunBundle>();
+    out.run = std::move(runs.front());
+    Statement jobs(db_, "SELECT * FROM jobs WHERE run_id = ? ORDER BY seq");
+    jobs.Bind(run_id);
+    EF_RETURN_IF_ERROR(ReadJobs(jobs, out.jobs));
+    Statement attempts(db_,
+                       "SELECT * FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE "
+                       "run_id = ?) ORDER BY job_id, attempt");
+    attempts.Bind(run_id);
+    EF_RETURN_IF_ERROR(ReadAttempts(attempts, out.attempts));
+  } catch (const std::exception& e) {
+    return DataLoss("corrupt row of run " + run_id + ": " + e.what());
+  }
+  return std::optional<RunBundle>(std::move(out));
+}
+
+Result<std::string> SqliteStore::RunIdOfJob(const std::string& job_id) {
+  Statement s(db_, "SELECT run_id FROM jobs WHERE id = ?");
+  s.Bind(job_id);
+  std::string run_id = s.Next() ? s.Text(0) : "";
+  EF_RETURN_IF_ERROR(s.Error());
+  return run_id;
+}
+
+Result<std::vector<RunListing>> SqliteStore::FinishedRuns() {
+  std::vector<RunListing> out;
+  Statement s(db_,
+              "SELECT r.id, r.name, r.state, r.pipeline_file, '', r.files_json, r.created_at_ms, "
+              "r.finished_at_ms, r.priority, r.max_running, "
+              "(SELECT COUNT(*) FROM jobs j WHERE j.run_id = r.id) FROM runs r "
+              "WHERE r.state IN ('succeeded','failed','cancelled') ORDER BY r.created_at_ms, r.id");
+  try {
+    while (s.Next()) {
+      EF_ASSIGN_OR_RETURN(RunRecord run, ReadRun(s));
+      out.push_back({std::move(run), static_cast<int>(s.Int(10))});
+    }
+  } catch (const std::exception& e) {
+    return DataLoss(std::string("corrupt run row: ") + e.what());
+  }
+  EF_RETURN_IF_ERROR(s.Error());
   return out;
 }
 

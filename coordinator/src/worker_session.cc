@@ -265,7 +265,6 @@ void Scheduler::OnAccept(WorkerSession& worker, const v1::Accept& msg) {
   if (attempt->state == AttemptState::kRunning) return;
   attempt->state = AttemptState::kRunning;
   dirty_attempts_.insert({attempt->job_id, attempt->attempt});
-  AddEvent("attempt.running", msg.job_id(), json{{"attempt", msg.attempt()}}.dump());
   SetJobState(jobs_[msg.job_id()], JobState::kRunning);
 }
 
@@ -303,9 +302,16 @@ void Scheduler::OnResult(WorkerSession& worker, const v1::JobResult& msg) {
   std::string why;
   AttemptRecord* attempt = ValidLease(worker, msg.job_id(), msg.attempt(), msg.lease_token(), &why);
   if (attempt == nullptr) {
-    auto done = attempts_.find({msg.job_id(), msg.attempt()});
-    bool repeat = why == "attempt already finished" && done != attempts_.end() &&
-                  done->second.outcome == OutcomeName(msg.outcome());
+    // A job of a run that finished before a restart is only in the store: a result repeated for
+    // it (the ack was lost in the crash) is still a duplicate, not an unknown job.
+    const AttemptRecord* done = nullptr;
+    for (const AttemptRecord* a : AttemptsOf(msg.job_id())) {
+      if (a->attempt == msg.attempt() && a->worker_id == worker.record.id) done = a;
+    }
+    bool repeat = (why == "attempt already finished" || why == "unknown job") && done != nullptr &&
+                  done->state == AttemptState::kFinished &&
+                  ConstantTimeEquals(Sha256Hex(msg.lease_token()), done->lease_hash) &&
+                  done->outcome == OutcomeName(msg.outcome());
     ack->set_accepted(repeat);
     ack->set_reason(repeat ? "duplicate result" : why);
     if (!repeat) ++protocol_errors_;

@@ -2,6 +2,9 @@
 // every call is wrapped so no exception leaves this file.
 #include "edgefarm/coordinator/zmq_transport.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <zmq.hpp>
 
 namespace edgefarm::coordinator {
@@ -9,7 +12,16 @@ namespace edgefarm::coordinator {
 struct ZmqTransport::Impl {
   zmq::context_t context{1};
   zmq::socket_t socket{context, zmq::socket_type::router};
+  int wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);  // -1: Wake() is a no-op
+  ~Impl() {
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
 };
+
+void ZmqTransport::Wake() {
+  const uint64_t one = 1;
+  if (impl_->wake_fd >= 0) (void)!::write(impl_->wake_fd, &one, sizeof one);
+}
 
 ZmqTransport::ZmqTransport(std::unique_ptr<Impl> impl, std::string endpoint)
     : impl_(std::move(impl)), endpoint_(std::move(endpoint)) {}
@@ -47,8 +59,15 @@ Result<std::unique_ptr<ZmqTransport>> ZmqTransport::Bind(const ZmqTransportOptio
 
 Result<std::optional<InboundMessage>> ZmqTransport::Receive(std::chrono::milliseconds timeout) {
   try {
-    zmq::pollitem_t item{impl_->socket.handle(), 0, ZMQ_POLLIN, 0};
-    if (zmq::poll(&item, 1, timeout) == 0) return std::optional<InboundMessage>();
+    zmq::pollitem_t items[] = {{impl_->socket.handle(), 0, ZMQ_POLLIN, 0},
+                               {nullptr, impl_->wake_fd, ZMQ_POLLIN, 0}};
+    const int count = impl_->wake_fd >= 0 ? 2 : 1;
+    if (zmq::poll(items, count, timeout) == 0) return std::optional<InboundMessage>();
+    if (count == 2 && (items[1].revents & ZMQ_POLLIN)) {
+      uint64_t drained = 0;
+      (void)!::read(impl_->wake_fd, &drained, sizeof drained);
+    }
+    if (!(items[0].revents & ZMQ_POLLIN)) return std::optional<InboundMessage>();
     InboundMessage message;
     bool first = true;
     while (true) {

@@ -214,6 +214,7 @@ Status AddSteps(const Pipeline& p, const std::string& native_target,
       const RetryPolicy retry = step.retry.value_or(p.retry);
       job.retry_infra = retry.infra;
       job.retry_job = retry.job;
+      job.resource_group = step.resource_group;
       jobs->push_back(std::move(job));
     }
   }

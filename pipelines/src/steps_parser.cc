@@ -84,6 +84,15 @@ void ParseStepFields(YamlReader& reader, const YAML::Node& node, const std::stri
   if (const YAML::Node n = node["matrix"])
     ParseStepMatrix(reader, n, what + ".matrix", pipeline, step);
   if (const YAML::Node n = node["retry"]) step->retry = ParseRetry(reader, n, what + ".retry");
+  if (const YAML::Node n = node["resource_group"]) {
+    if (auto group = reader.String(n, what + ".resource_group")) step->resource_group = *group;
+    if (!IsValidName(step->resource_group)) {
+      reader.Error(n, "'" + what +
+                          ".resource_group' must be a name (letters, digits, '-', '_', "
+                          "'.'), got '" +
+                          step->resource_group + "'");
+    }
+  }
 }
 
 struct StepNodes {
@@ -151,7 +160,8 @@ void ParseSteps(YamlReader& reader, const YAML::Node& node, Pipeline* p) {
     const std::string what = "steps[" + std::to_string(i) + "]";
     if (!reader.ExpectMap(item, what)) continue;
     reader.CheckKeys(item, InSection(what),
-                     {"name", "run", "env", "requires", "timeout", "needs", "matrix", "retry"});
+                     {"name", "run", "env", "requires", "timeout", "needs", "matrix", "retry",
+                      "resource_group"});
     Step step;
     step.location = YamlReader::Where(item);
     if (const YAML::Node n = item["name"]) {

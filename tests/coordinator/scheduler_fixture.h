@@ -28,6 +28,13 @@ class FaultyStore final : public Store {
     return base_->Commit(c);
   }
   Result<StoreSnapshot> Load() override { return base_->Load(); }
+  Result<std::optional<RunBundle>> LoadRun(const std::string& run_id) override {
+    return base_->LoadRun(run_id);
+  }
+  Result<std::string> RunIdOfJob(const std::string& job_id) override {
+    return base_->RunIdOfJob(job_id);
+  }
+  Result<std::vector<RunListing>> FinishedRuns() override { return base_->FinishedRuns(); }
   Result<std::vector<EventRecord>> Events(int64_t after, int limit) override {
     return base_->Events(after, limit);
   }

@@ -296,6 +296,48 @@ TEST_F(SchedulerTest, RestartKeepsAttemptsThatReconnectingWorkersReport) {
   EXPECT_TRUE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());
 }
 
+// A restart reloads only unfinished runs; finished ones are read from the store when asked for,
+// and a result repeated for one of their attempts (its ack lost in the crash) is still a duplicate.
+TEST_F(SchedulerTest, FinishedRunsAreReadFromTheStoreAfterARestart) {
+  Register("w", kIntel);
+  std::string done = Submit({Job("cell", kIntel)});
+  auto assigns = Assigns(Step(), "w");
+  ASSERT_EQ(assigns.size(), 1u);
+  Deliver("w", ResultFor(assigns[0], v1::OUTCOME_SUCCEEDED));
+  std::string open = Submit({Job("waits", kArm)});
+  ASSERT_EQ(scheduler_->FindRun(done)->state, RunState::kSucceeded);
+
+  Restart();
+  auto snapshot = sqlite_->Load();
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->runs.size(), 1u);  // only the unfinished run is reloaded
+  EXPECT_EQ(snapshot->runs[0].id, open);
+
+  const RunRecord* run = scheduler_->FindRun(done);
+  ASSERT_NE(run, nullptr);
+  EXPECT_EQ(run->state, RunState::kSucceeded);
+  EXPECT_EQ(JobNamed(done, "cell").state, JobState::kSucceeded);
+  const JobRecord* job = scheduler_->FindJob(assigns[0].job_id());
+  ASSERT_NE(job, nullptr);
+  auto attempts = scheduler_->AttemptsOf(job->id);
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0]->worker_id, "w");
+  EXPECT_EQ(attempts[0]->outcome, "succeeded");
+  EXPECT_EQ(scheduler_->JobCounts(done).total, 1);
+  EXPECT_EQ(scheduler_->JobCounts(done).done, 1);
+  auto runs = scheduler_->Runs();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(scheduler_->FindRun("run-none"), nullptr);
+  EXPECT_EQ(scheduler_->FindJob("run-none-0"), nullptr);
+
+  Register("w", kIntel);
+  auto out = Deliver("w", ResultFor(assigns[0], v1::OUTCOME_SUCCEEDED));
+  ASSERT_NE(Find(out, v1::Envelope::kResultAck), nullptr);
+  EXPECT_TRUE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());
+  out = Deliver("w", ResultFor(assigns[0], v1::OUTCOME_SUCCEEDED, "forged-token"));
+  EXPECT_FALSE(Find(out, v1::Envelope::kResultAck)->result_ack().accepted());
+}
+
 TEST_F(SchedulerTest, LogChunksAreAppendedInOrderAndGapsRefused) {
   Register("w", kIntel);
   std::string run = Submit({Job("cell", kIntel)});

@@ -138,6 +138,7 @@ TEST(SqliteStoreTest, AChangeSetIsOneTransaction) {
   auto store = SqliteStore::Open(dir / "c.db");
   ASSERT_TRUE(store.ok());
   ChangeSet c;
+  c.runs.push_back(MakeRun("run-1"));  // Load() returns the jobs of unfinished runs
   for (int i = 0; i < 50; ++i) {
     c.jobs.push_back(Job("run-1-" + std::to_string(i), "run-1", i));
     c.events.push_back({0, i, "job.state", "run-1-" + std::to_string(i), "{}"});
@@ -156,6 +157,57 @@ TEST(SqliteStoreTest, AChangeSetIsOneTransaction) {
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->jobs.size(), 50u);
   EXPECT_EQ(s->jobs[0].state, JobState::kSucceeded);
+}
+
+TEST(SqliteStoreTest, LoadSkipsFinishedRunsWhichAreReadOnDemand) {
+  edgefarm::testing::TempDir dir;
+  auto store = SqliteStore::Open(dir / "c.db");
+  ASSERT_TRUE(store.ok());
+  ChangeSet c;
+  RunRecord done = MakeRun("run-done");
+  done.state = RunState::kSucceeded;
+  c.runs.push_back(done);
+  c.runs.push_back(MakeRun("run-open"));
+  for (int i = 0; i < 3; ++i) {
+    JobRecord job = Job("run-done-" + std::to_string(i), "run-done", i);
+    job.state = JobState::kSucceeded;
+    c.jobs.push_back(job);
+    AttemptRecord a;
+    a.job_id = job.id;
+    a.attempt = 1;
+    a.state = AttemptState::kFinished;
+    a.outcome = "succeeded";
+    c.attempts.push_back(a);
+  }
+  c.jobs.push_back(Job("run-open-0", "run-open", 0));
+  ASSERT_TRUE((*store)->Commit(c).ok());
+
+  auto s = (*store)->Load();
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->runs.size(), 1u);
+  EXPECT_EQ(s->runs[0].id, "run-open");
+  ASSERT_EQ(s->jobs.size(), 1u);
+  EXPECT_TRUE(s->attempts.empty());
+
+  auto bundle = (*store)->LoadRun("run-done");
+  ASSERT_TRUE(bundle.ok() && bundle->has_value());
+  EXPECT_EQ((*bundle)->run.pipeline_yaml, "name: stories\n");
+  ASSERT_EQ((*bundle)->jobs.size(), 3u);
+  EXPECT_EQ((*bundle)->jobs[2].seq, 2);
+  ASSERT_EQ((*bundle)->attempts.size(), 3u);
+  EXPECT_EQ((*bundle)->attempts[0].outcome, "succeeded");
+  auto missing = (*store)->LoadRun("run-none");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_FALSE(missing->has_value());
+
+  auto run_id = (*store)->RunIdOfJob("run-done-1");
+  ASSERT_TRUE(run_id.ok());
+  EXPECT_EQ(*run_id, "run-done");
+  auto finished = (*store)->FinishedRuns();
+  ASSERT_TRUE(finished.ok());
+  ASSERT_EQ(finished->size(), 1u);
+  EXPECT_EQ((*finished)[0].run.id, "run-done");
+  EXPECT_EQ((*finished)[0].jobs, 3);
 }
 
 TEST(SqliteStoreTest, EventsAreAppendOnly) {

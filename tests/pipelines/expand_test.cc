@@ -173,6 +173,7 @@ steps:
     needs: [build, package]
     timeout: 45s
     retry: {infra: 0, job: 3}
+    resource_group: deploy-production
 )");
   Result<std::vector<JobTemplate>> jobs = ExpandPipeline(p, ExpandOptions{"intel-x86", 1024});
   ASSERT_TRUE(jobs.ok()) << jobs.status().message();
@@ -194,6 +195,8 @@ steps:
   EXPECT_EQ(report.timeout_seconds, 45);
   EXPECT_EQ(report.retry_infra, 0);
   EXPECT_EQ(report.retry_job, 3);
+  EXPECT_EQ(report.resource_group, "deploy-production");
+  EXPECT_EQ((*jobs)[2].resource_group, "");
   EXPECT_TRUE(report.inputs.empty());
 }
 

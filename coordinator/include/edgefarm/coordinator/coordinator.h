@@ -5,7 +5,9 @@
 // frame (garbage, wrong versions, oversize and multi-frame messages are counted in bad_frames(),
 // logged and dropped), hands good ones to the scheduler, ticks it, flushes (one transaction per
 // iteration) and only then sends what the flush released. HTTP handlers share the scheduler
-// under a mutex and never touch the socket; what they stage goes out on the next iteration.
+// under a mutex and never touch the socket; what they stage goes out on the next iteration, which
+// they bring forward by waking the loop (Transport::Wake). A submitted run is committed by the
+// loop's transaction, not one of its own, and acknowledged once that transaction is durable.
 //
 // Start() writes DATA/endpoints.json ({"zmq":..., "http":...}) atomically once both listeners are
 // bound. Thread-safety: Start/Stop from one owning thread; accessors are thread-safe.
@@ -15,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -73,6 +76,16 @@ class Coordinator {
   std::string http_url() const { return http_url_; }          // "http://127.0.0.1:PORT"
   int64_t bad_frames() const { return bad_frames_.load(); }
 
+  // Submits a run through the loop's group commit: staged under the lock, the loop woken, and
+  // returned once the loop's transaction that holds it is durable (so the caller may acknowledge
+  // it). DeadlineExceeded if no commit succeeds within `timeout` (the run stays staged and is
+  // committed by a later flush); InvalidArgument as Scheduler::SubmitRun. Only after Start().
+  Result<std::string> SubmitRun(PlannedRun planned,
+                                std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Stages a run and wakes the loop without waiting for its commit (benchmarks that stand for
+  // many concurrent clients). Nothing about the run may be acknowledged on this return.
+  Result<std::string> StageRun(PlannedRun planned);
+
   // Runs fn with the scheduler under the coordinator's lock, between loop iterations (embedding,
   // tests and benchmarks: submit runs, read state). Messages fn stages go out on the next
   // iteration. Only after a successful Start().
@@ -97,7 +110,8 @@ class Coordinator {
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LogStore> logs_;
   std::unique_ptr<TokenSet> tokens_;
-  std::mutex mu_;  // guards scheduler_
+  std::mutex mu_;                    // guards scheduler_
+  std::condition_variable flushed_;  // notified after each loop flush
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<HttpApi> http_;

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +40,9 @@ namespace edgefarm::coordinator {
 struct ApiContext {
   std::mutex* mu = nullptr;  // guards *scheduler
   Scheduler* scheduler = nullptr;
+  // Submits a run and returns once it is durable (the coordinator's group commit). Empty: the
+  // handler calls scheduler->SubmitRun under *mu (its own transaction).
+  std::function<Result<std::string>(PlannedRun)> submit_run;
   const BlobStore* blobs = nullptr;
   const LogStore* logs = nullptr;
   TokenSet* tokens = nullptr;          // POST /tokens adds to it

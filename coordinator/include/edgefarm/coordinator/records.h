@@ -89,6 +89,9 @@ struct JobRecord {
   int timeout_seconds = 3600;
   int retry_infra = 2;
   int retry_job = 0;
+  // Pipeline `resource_group`: the unfinished jobs of one group run one at a time across the
+  // farm, in submission order. "" for none.
+  std::string resource_group;
   // Progress.
   uint32_t attempt = 0;  // number of the latest attempt; 0 before the first
   int infra_failures = 0;
@@ -97,6 +100,29 @@ struct JobRecord {
   std::string result_json;  // engine result record of the successful attempt, verbatim
   std::vector<ArtifactRef> artifacts;
   int64_t created_at_ms = 0;
+  int64_t finished_at_ms = 0;
+};
+
+// The columns of a stored job that change after it is created: the write path updates only these
+// (the job's task, tags and needs are written once, with the new row).
+struct JobProgress {
+  std::string id;
+  JobState state = JobState::kWaiting;
+  std::vector<std::string> missing_tags;
+  uint32_t attempt = 0;
+  int infra_failures = 0;
+  int job_failures = 0;
+  std::string worker_id;
+  std::string result_json;
+  std::vector<ArtifactRef> artifacts;
+  int64_t finished_at_ms = 0;
+};
+JobProgress ProgressOf(const JobRecord& job);
+
+// A run's derived state changed (the rest of the run row never changes).
+struct RunStateChange {
+  std::string id;
+  RunState state = RunState::kQueued;
   int64_t finished_at_ms = 0;
 };
 

@@ -54,6 +54,9 @@ struct SchedulerOptions {
   // After a restart, attempts that were running keep their lease (and their workers count as
   // registered) this long, so reconnecting workers can claim them.
   std::chrono::milliseconds restart_grace{30000};
+  // Most jobs waiting in one resource group's queue (behind the one that holds the group); a run
+  // that would exceed it is refused at submission (ResourceExhausted).
+  size_t resource_group_queue = 100;
   std::string blob_url;             // sent in Welcome
   std::string worker_token_sha256;  // Register.enrol_token must hash to this
 };
@@ -87,8 +90,17 @@ class Scheduler {
   void Restore(const StoreSnapshot& snapshot);
 
   // Stores a new run with its jobs (committed before it returns). InvalidArgument for a run whose
-  // needs name unknown jobs; the Store's error if the commit fails.
+  // needs name unknown jobs; ResourceExhausted for one whose jobs would overfill a resource
+  // group's queue (nothing of it is stored); the Store's error if the commit fails.
   Result<std::string> SubmitRun(PlannedRun planned);
+
+  // Like SubmitRun, but leaves the commit to the next Flush (the coordinator loop's group commit):
+  // the run is durable once flushes() has advanced past its value at this call. Not durable, and
+  // not to be acknowledged, before that.
+  Result<std::string> StageRun(PlannedRun planned);
+
+  // Successful Flush calls so far. A change staged when this read n is durable once it reads > n.
+  uint64_t flushes() const { return flushes_; }
 
   // Cancels every unfinished job of the run: running attempts end as cancelled and their workers
   // get Cancel; the rest become cancelled. Committed before it returns. NotFound for an unknown
@@ -119,12 +131,18 @@ class Scheduler {
   // Records a stored blob (the HTTP upload path) in the pending changes.
   void RecordBlob(const std::string& digest, uint64_t size);
 
-  // Read access for the API. Pointers stay valid until the next mutating call.
+  // Read access for the API. Pointers stay valid until the next mutating call (Flush included).
+  // Runs that finished before this process started are not in memory: these read them from the
+  // store on demand (a store error is logged and reads as not found).
   const RunRecord* FindRun(const std::string& id) const;
   const JobRecord* FindJob(const std::string& id) const;
   std::vector<const RunRecord*> Runs() const;
   std::vector<const JobRecord*> JobsOf(const std::string& run_id) const;
   std::vector<const AttemptRecord*> AttemptsOf(const std::string& job_id) const;
+  struct JobCount {
+    int total = 0, done = 0;  // done: terminal jobs
+  };
+  JobCount JobCounts(const std::string& run_id) const;
   std::vector<WorkerRecord> Workers() const;  // with live running counts in RunningCount()
   size_t RunningCount(const std::string& worker_id) const;
 
@@ -165,6 +183,7 @@ class Scheduler {
   // Scheduling (scheduler.cc).
   void SetJobState(JobRecord& job, JobState state, const std::string& reason = "");
   void Enqueue(JobRecord& job);
+  void MakeReady(const JobRecord& job);  // into its ready queue (a queued job)
   // Needs and run progress (scheduler_needs.cc).
   void IndexNeeds(const std::string& run_id);
   void PromoteWaiting(const std::string& run_id);  // every waiting job of the run
@@ -173,7 +192,15 @@ class Scheduler {
   void CountState(const JobRecord& job, std::optional<JobState> before);
   void ReevaluateUnschedulable();
   void Schedule();
-  WorkerSession* PickWorker(const JobRecord& job);
+  // Free matching slots of one tag class during a pass: a max-heap by free slots (then worker
+  // id), built once per class; entries are re-checked when popped, because another class may
+  // have used the worker meanwhile.
+  struct WorkerSlot {
+    size_t free;
+    WorkerSession* worker;
+  };
+  std::vector<WorkerSlot> MatchingWorkers(const Tags& required);
+  WorkerSession* PickWorker(std::vector<WorkerSlot>& heap);
   bool Before(const RunRecord& a, const RunRecord& b) const;
   void AssignTo(JobRecord& job, WorkerSession& worker);
   void EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
@@ -182,6 +209,12 @@ class Scheduler {
   void JobFailure(JobRecord& job, AttemptRecord& attempt, const std::string& outcome,
                   const std::string& reason);
   void MarkWorkerLost(WorkerSession& worker, const std::string& reason);
+  // Resource groups (scheduler_groups.cc).
+  Status CheckGroupQueues(const std::vector<JobRecord>& jobs) const;
+  void JoinGroup(const JobRecord& job);
+  bool HoldsGroup(const JobRecord& job) const;
+  void LeaveGroup(const JobRecord& job);
+  void RestoreGroups(const StoreSnapshot& snapshot);
   // Leases, accept windows, timeouts and unschedulable deadlines (scheduler_leases.cc).
   void ExpireLeases();
   void FailLongUnschedulable();
@@ -190,8 +223,19 @@ class Scheduler {
   void DeriveRunStates();
   std::vector<std::string> MissingForBestWorker(const Tags& required) const;
   bool IsRegistered(const WorkerSession& worker) const;
-  void AddEvent(const std::string& kind, const std::string& subject, const std::string& detail);
+  void AddEvent(const std::string& kind, const std::string& subject, std::string detail);
   AttemptRecord* CurrentAttempt(const JobRecord& job);
+
+  // Finished runs read back from the store for the API; cleared by Flush, so it holds only what
+  // the requests between two loop iterations asked for.
+  struct Archive {
+    std::unordered_map<std::string, RunRecord> runs;
+    std::unordered_map<std::string, std::vector<JobRecord>> jobs;  // by run; loaded whole
+    std::unordered_map<std::string, const JobRecord*> job_by_id;
+    std::map<std::pair<std::string, uint32_t>, AttemptRecord> attempts;
+    std::unordered_map<std::string, int> job_counts;  // listed runs whose jobs are not loaded
+  };
+  const RunRecord* ArchivedRun(const std::string& run_id) const;  // with its jobs and attempts
 
   SchedulerOptions options_;
   Store* store_;
@@ -201,7 +245,7 @@ class Scheduler {
   std::shared_ptr<spdlog::logger> logger_;
 
   std::map<std::string, RunRecord> runs_;
-  std::map<std::string, JobRecord> jobs_;
+  std::unordered_map<std::string, JobRecord> jobs_;           // node-based: pointers stay valid
   std::map<std::string, std::vector<std::string>> run_jobs_;  // run id -> job ids in seq order
   std::map<std::pair<std::string, uint32_t>, AttemptRecord> attempts_;
   std::map<std::pair<std::string, uint32_t>, Lease> leases_;  // active attempts only
@@ -218,16 +262,26 @@ class Scheduler {
     bool started = false;
   };
   std::unordered_map<std::string, RunProgress> progress_;
+  // Resource group -> its unfinished jobs in submission order; the front one holds the group and
+  // is the only one that may be in a ready queue (the others are queued but held here).
+  std::unordered_map<std::string, std::deque<std::string>> groups_;
   // Unschedulable jobs and since when (steady clock): re-evaluated when a worker registers, failed
   // after options_.unschedulable_deadline. Only these are visited, never every job.
   std::map<std::string, std::chrono::steady_clock::time_point> unschedulable_;
 
-  std::set<std::string> dirty_runs_, dirty_jobs_, dirty_workers_;
+  // Dirty rows. New runs and jobs are written whole; other dirty jobs only their progress columns,
+  // and other dirty runs only when their derived state changes.
+  std::set<std::string> dirty_runs_, dirty_jobs_, dirty_workers_, new_runs_, new_jobs_;
   std::set<std::pair<std::string, uint32_t>> dirty_attempts_;
   ChangeSet pending_;             // events and blobs not yet committed
   std::vector<Outbound> staged_;  // waiting for the next successful Flush
   std::vector<Outbound> outbox_;  // ready to send
   int64_t protocol_errors_ = 0;
+  uint64_t flushes_ = 0;
+  // No lease can be due before this (steady clock); ExpireLeases skips its scan until then.
+  std::chrono::steady_clock::time_point next_lease_check_ =
+      std::chrono::steady_clock::time_point::min();
+  mutable Archive archive_;
 };
 
 }  // namespace edgefarm::coordinator

@@ -22,7 +22,7 @@ class StatementCache;  // sqlite_store.cc
 class SqliteStore final : public Store {
  public:
   // The version this build writes; docs/storage.md describes each version.
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& file);
   ~SqliteStore() override;
@@ -31,6 +31,9 @@ class SqliteStore final : public Store {
 
   Status Commit(const ChangeSet& changes) override;
   Result<StoreSnapshot> Load() override;
+  Result<std::optional<RunBundle>> LoadRun(const std::string& run_id) override;
+  Result<std::string> RunIdOfJob(const std::string& job_id) override;
+  Result<std::vector<RunListing>> FinishedRuns() override;
   Result<std::vector<EventRecord>> Events(int64_t after_id, int limit) override;
   int SchemaVersion() const override { return version_; }
   int64_t TransactionsCommitted() const override { return transactions_; }

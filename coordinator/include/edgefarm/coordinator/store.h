@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "edgefarm/common/status.h"
@@ -17,10 +19,13 @@
 
 namespace edgefarm::coordinator {
 
-// Rows to insert or replace (keyed by their id), plus events to append.
+// Rows to insert or replace (keyed by their id), updates of existing runs and jobs, plus events
+// to append. Whole rows are applied before updates.
 struct ChangeSet {
   std::vector<RunRecord> runs;
+  std::vector<RunStateChange> run_states;  // of runs already stored (or in `runs`)
   std::vector<JobRecord> jobs;
+  std::vector<JobProgress> job_progress;  // of jobs already stored (or in `jobs`)
   std::vector<AttemptRecord> attempts;
   std::vector<WorkerRecord> workers;
   std::vector<BlobRecord> blobs;
@@ -28,21 +33,36 @@ struct ChangeSet {
   std::vector<EventRecord> events;
 
   bool empty() const {
-    return runs.empty() && jobs.empty() && attempts.empty() && workers.empty() && blobs.empty() &&
-           tokens.empty() && events.empty();
+    return runs.empty() && run_states.empty() && jobs.empty() && job_progress.empty() &&
+           attempts.empty() && workers.empty() && blobs.empty() && tokens.empty() && events.empty();
   }
   // Appends other's rows after this one's (later rows for the same id win on commit).
   void Merge(ChangeSet other);
 };
 
-// Everything the coordinator reloads on start.
+// What the coordinator reloads on start: the unfinished runs (queued or running) with all their
+// jobs and attempts, every worker, blob and token. Finished runs stay in the store and are read
+// on demand (LoadRun, FinishedRuns), so a restart costs O(unfinished work), not O(history).
 struct StoreSnapshot {
-  std::vector<RunRecord> runs;
-  std::vector<JobRecord> jobs;  // ordered by run, then seq
-  std::vector<AttemptRecord> attempts;
+  std::vector<RunRecord> runs;          // unfinished only
+  std::vector<JobRecord> jobs;          // of those runs, ordered by run, then seq
+  std::vector<AttemptRecord> attempts;  // of those jobs
   std::vector<WorkerRecord> workers;
   std::vector<BlobRecord> blobs;
   std::vector<TokenRecord> tokens;
+};
+
+// One run read back whole (for the API, after it left the scheduler's memory).
+struct RunBundle {
+  RunRecord run;
+  std::vector<JobRecord> jobs;          // by seq
+  std::vector<AttemptRecord> attempts;  // by job, then attempt
+};
+
+// A finished run for listings, with its job count (every job of a finished run is terminal).
+struct RunListing {
+  RunRecord run;
+  int jobs = 0;
 };
 
 class Store {
@@ -54,6 +74,15 @@ class Store {
   virtual Status Commit(const ChangeSet& changes) = 0;
 
   virtual Result<StoreSnapshot> Load() = 0;
+
+  // The run with its jobs and attempts; nullopt if there is no such run.
+  virtual Result<std::optional<RunBundle>> LoadRun(const std::string& run_id) = 0;
+
+  // The run a job belongs to; "" if there is no such job.
+  virtual Result<std::string> RunIdOfJob(const std::string& job_id) = 0;
+
+  // Every finished run (succeeded, failed, cancelled) without its pipeline_yaml, oldest first.
+  virtual Result<std::vector<RunListing>> FinishedRuns() = 0;
 
   // Events with id > after_id, oldest first, at most limit.
   virtual Result<std::vector<EventRecord>> Events(int64_t after_id, int limit) = 0;

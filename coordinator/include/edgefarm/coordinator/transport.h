@@ -4,7 +4,8 @@
 // message carries every frame after the identity so the caller can count and drop messages of an
 // unexpected shape.
 //
-// Thread-safety: none. One thread (the coordinator loop) owns a Transport and calls it.
+// Thread-safety: none, except Wake(). One thread (the coordinator loop) owns a Transport and calls
+// it; other threads (HTTP handlers that staged work for the loop) call Wake().
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,10 @@ class Transport {
   virtual Status Send(const std::string& identity, const std::string& frame) = 0;
   // The bound endpoint with the real port ("tcp://127.0.0.1:5555").
   virtual std::string endpoint() const = 0;
+
+  // Makes a Receive that is waiting (or the next one) return at once with nullopt. The one call
+  // that any thread may make, concurrently with the owner's Receive.
+  virtual void Wake() {}
 };
 
 }  // namespace edgefarm::coordinator

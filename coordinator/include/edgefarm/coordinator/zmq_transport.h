@@ -5,7 +5,7 @@
 // turns that into an error we report instead of a silent drop). Incoming messages larger than
 // max_message_bytes are refused by libzmq itself (ZMQ_MAXMSGSIZE) and the peer disconnected.
 //
-// Thread-safety: none; the socket belongs to the thread that calls Receive/Send.
+// Thread-safety: none, except Wake(); the socket belongs to the thread that calls Receive/Send.
 #pragma once
 
 #include <cstdint>
@@ -30,6 +30,7 @@ class ZmqTransport final : public Transport {
   Result<std::optional<InboundMessage>> Receive(std::chrono::milliseconds timeout) override;
   Status Send(const std::string& identity, const std::string& frame) override;
   std::string endpoint() const override { return endpoint_; }
+  void Wake() override;  // an eventfd polled together with the socket
 
  private:
   struct Impl;

@@ -39,8 +39,9 @@ struct JobTemplate {
   std::map<std::string, std::string> env;
   std::vector<std::string> needs;  // names of jobs that must succeed before this one starts
   int timeout_seconds = 3600;
-  int retry_infra = 2;  // retries after infrastructure failures
-  int retry_job = 0;    // retries after the job itself failed
+  int retry_infra = 2;         // retries after infrastructure failures
+  int retry_job = 0;           // retries after the job itself failed
+  std::string resource_group;  // the step's `resource_group`; "" for none
   // Repository-relative files the job reads, by role: {"model": "models/x.gguf", "eval_text": ...}
   std::map<std::string, std::string> inputs;
 };

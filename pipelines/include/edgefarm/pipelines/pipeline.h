@@ -139,6 +139,9 @@ struct Step {
   std::vector<std::string> needs;  // other step names (all of a matrixed step's jobs)
   std::vector<std::string> matrix_targets;
   std::optional<RetryPolicy> retry;  // unset: the pipeline's `retry`
+  // Jobs of one resource group run one at a time across the farm, in submission order (e.g.
+  // "deploy-production"); "" for none. A name as for steps.
+  std::string resource_group;
   SourceLocation location;
 };
 
