@@ -84,13 +84,13 @@ Json EnergyJson(const EnergyReading& e) {
               {"watts", e.watts}};
 }
 
-Json FallbacksJson(const std::string& scheme, const Measured* chosen) {
+Json FallbacksJson(const Measured* chosen) {
   Json fallbacks = Json::array();
   if (chosen == nullptr) return fallbacks;
   for (const TensorQuantizeRecord& t : chosen->report.tensors) {
     if (t.fallback_reason.empty()) continue;
     fallbacks.push_back({{"tensor", t.name},
-                         {"wanted", scheme},
+                         {"wanted", TypeName(t.wanted)},
                          {"used", TypeName(t.to)},
                          {"reason", t.fallback_reason}});
   }
@@ -254,7 +254,7 @@ Result<std::string> JobRunner::Finish(const std::string& scheme, const Measured*
                              {"baseline_tg_tps_mean", base_bench_.tg_tps_mean}};
     result["energy"] = EnergyJson(base_bench_.energy);
   }
-  result["fallbacks"] = FallbacksJson(scheme, chosen);
+  result["fallbacks"] = FallbacksJson(chosen);
   result["artifacts"] = ArtifactsJson(opt_.out_dir);
   Json cands = Json::array();
   for (const Measured& c : candidates)

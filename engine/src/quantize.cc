@@ -125,7 +125,8 @@ Result<QuantizeReport> QuantizeModel(const std::filesystem::path& input,
   for (const std::string& name : names) {
     const GgufTensorInfo& info = *file->FindTensor(name);
     internal::TypeChoice choice = policy.Choose(name, info.shape, info.type);
-    TensorQuantizeRecord record{name, info.type, info.type, choice.fallback_reason};
+    TensorQuantizeRecord record{name, info.type, info.type, choice.fallback_reason, info.type};
+    if (choice.quantize) record.wanted = choice.wanted;
     report.bytes_in += info.size_bytes;
     if (!choice.quantize || choice.used == info.type) {
       writer.AddTensor(name, info.type, info.shape, file->TensorData(info), info.size_bytes);

@@ -114,6 +114,7 @@ TEST(CellJobTest, LlamaCppQ40WritesACompleteResult) {
   bool ffn_fallback = false;
   for (const Json& f : r["fallbacks"]) {
     EXPECT_FALSE(f["reason"].get<std::string>().empty());
+    EXPECT_NE(f["wanted"], f["used"]) << f.dump();  // exact tensor types, not the scheme
     ffn_fallback |= f["tensor"].get<std::string>().find("ffn_down") != std::string::npos;
   }
   EXPECT_TRUE(ffn_fallback) << r["fallbacks"].dump();

@@ -110,10 +110,12 @@ TEST(QuantizeTest, ReportsFallbacksForUndividableRows) {
     if (r.name.find("ffn_down") != std::string::npos) {
       ++down;
       EXPECT_EQ(r.to, TensorType::kF32) << r.name;  // kept in source precision
+      EXPECT_EQ(r.wanted, TensorType::kQ4_0) << r.name;
       EXPECT_NE(r.fallback_reason.find("row length 172"), std::string::npos) << r.fallback_reason;
     }
     if (r.name == "blk.0.ffn_up.weight") {
       EXPECT_EQ(r.to, TensorType::kQ4_0);
+      EXPECT_EQ(r.wanted, TensorType::kQ4_0);
     }
     if (r.name == "blk.0.attn_norm.weight") {
       EXPECT_EQ(r.to, TensorType::kF32);

@@ -29,6 +29,8 @@ struct TensorQuantizeRecord {
   TensorType from = TensorType::kF32;
   TensorType to = TensorType::kF32;
   std::string fallback_reason;  // empty unless the wanted type could not be used
+  // The type the scheme's mix asked for (equals `to` unless a fallback was taken).
+  TensorType wanted = TensorType::kF32;
 };
 
 struct QuantizeReport {
