@@ -1,4 +1,5 @@
-// `edgefarm token` and `edgefarm repos`: thin renderings of /api/v1/tokens and /api/v1/repos.
+// `edgefarm token`, `edgefarm repos` and `edgefarm drain`: thin renderings of /api/v1/tokens,
+// /api/v1/repos and /api/v1/workers/{id}/drain.
 // The one secret that passes through here (a new token) goes to `out` only and is never part of
 // an error message.
 #include "edgefarm/cli/admin_commands.h"
@@ -23,6 +24,7 @@ constexpr const char* kUsage =
     "       edgefarm repos add NAME URL [--branch GLOB]... [--pipeline-file F] [--poll SECONDS]\n"
     "                          [--secret-file F] [--credential-env VAR | --credential-file F]\n"
     "       edgefarm repos trigger NAME [--ref REF] [--commit SHA] [--force]\n"
+    "       edgefarm drain WORKER          (a worker id or a unique worker name)\n"
     "  common: [--server URL] [--token-file F] [--data DIR] [--json]\n";
 
 struct Args {
@@ -183,6 +185,41 @@ int ReposCommand(ApiClient& client, const Args& args, std::ostream& out, std::os
   return 0;
 }
 
+// A worker named by id, or by name when exactly one worker has it.
+Result<json> FindWorker(ApiClient& client, const std::string& who) {
+  EF_ASSIGN_OR_RETURN(json reply, client.Get("/api/v1/workers"));
+  std::vector<json> by_name;
+  for (const auto& w : reply.value("workers", json::array())) {
+    if (Text(w, "id") == who) return w;
+    if (Text(w, "name") == who) by_name.push_back(w);
+  }
+  if (by_name.size() > 1) {
+    return InvalidArgument(std::to_string(by_name.size()) + " workers are named " + who +
+                           "; give the worker id");
+  }
+  if (by_name.empty()) return NotFound("no worker " + who);
+  return by_name.front();
+}
+
+int DrainCommand(ApiClient& client, const Args& args, std::ostream& out, std::ostream& err) {
+  if (args.positional.size() != 2) {
+    err << kUsage;
+    return 2;
+  }
+  auto worker = FindWorker(client, args.positional[1]);
+  if (!worker.ok()) return Fail(err, worker.status());
+  const std::string id = Text(*worker, "id");
+  auto reply = client.Post("/api/v1/workers/" + id + "/drain", json::object());
+  if (!reply.ok()) return Fail(err, reply.status());
+  if (args.json) {
+    out << reply->dump(2) << "\n";
+    return 0;
+  }
+  out << "worker " << Text(*worker, "name") << " (" << id << ") draining: it finishes its "
+      << Text(*worker, "running") << " running job(s) and takes no new ones\n";
+  return 0;
+}
+
 }  // namespace
 
 int RunAdminCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -196,6 +233,7 @@ int RunAdminCommand(int argc, char** argv, std::ostream& out, std::ostream& err)
   if (!server.ok()) return Fail(err, server.status());
   ApiClient client(*server);
   if (args->positional[0] == "token") return TokenCommand(client, *args, out, err);
+  if (args->positional[0] == "drain") return DrainCommand(client, *args, out, err);
   return ReposCommand(client, *args, out, err);
 }
 

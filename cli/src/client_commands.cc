@@ -285,6 +285,63 @@ int RunVerbLogs(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
   }
 }
 
+bool IsFinalJobState(const std::string& state) {
+  return state == "succeeded" || state == "failed" || state == "cancelled" || state == "skipped";
+}
+
+int AlreadyFinished(std::ostream& err, const std::string& what, const std::string& state) {
+  err << "edgefarm: " << what << " already finished (" << state << "); nothing to cancel\n";
+  return 1;
+}
+
+// Job ids are "<run id>-<n>" and run ids are opaque, so the id's kind is found by asking the
+// server (run first) rather than by parsing it.
+int RunVerbCancel(const ParsedArgs& args, std::ostream& out, std::ostream& err) {
+  if (args.positional.size() != 1 || args.positional[0].empty() ||
+      args.positional[0].find_first_of("/?#%") != std::string::npos) {
+    return Fail(err, InvalidArgument("usage: edgefarm cancel RUN|JOB"));
+  }
+  const std::string& id = args.positional[0];
+  auto server = ResolveServer(args.server);
+  if (!server.ok()) return Fail(err, server.status());
+  ApiClient client(*server);
+  std::string kind = "run";
+  auto found = client.Get("/api/v1/runs/" + id);
+  if (!found.ok() && found.status().code() == StatusCode::kNotFound) {
+    kind = "job";
+    found = client.Get("/api/v1/jobs/" + id);
+    if (!found.ok() && found.status().code() == StatusCode::kNotFound) {
+      return Fail(err, NotFound("no run or job " + id));
+    }
+  }
+  if (!found.ok()) return Fail(err, found.status());
+  const std::string what = kind + " " + id;
+  const std::string before = Str(*found, "state");
+  if (kind == "run" ? IsFinalRunState(before) : IsFinalJobState(before)) {
+    return AlreadyFinished(err, what, before);
+  }
+  auto reply = client.Post("/api/v1/" + kind + "s/" + id + "/cancel", nlohmann::json::object());
+  if (!reply.ok()) {
+    // 409: it finished between the look-up and the request.
+    if (reply.status().message().find("HTTP 409") != std::string::npos) {
+      return AlreadyFinished(err, what, "finished");
+    }
+    return Fail(err, reply.status());
+  }
+  if (args.switches.count("--json")) {
+    out << reply->dump(2) << "\n";
+  } else if (kind == "job") {
+    out << "cancelled job " << id << " (" << Str(*reply, "name") << ")\n";
+  } else {
+    int stopped = 0;
+    for (const auto& job : reply->value("jobs", nlohmann::json::array())) {
+      stopped += Str(job, "state") == "cancelled" || Str(job, "state") == "skipped" ? 1 : 0;
+    }
+    out << "cancelled run " << id << " (" << stopped << " job(s) cancelled or skipped)\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunClientCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
@@ -296,6 +353,7 @@ int RunClientCommand(int argc, char** argv, std::ostream& out, std::ostream& err
   if (verb == "status") return RunVerbStatus(*args, out, err);
   if (verb == "workers") return RunVerbWorkers(*args, out, err);
   if (verb == "logs") return RunVerbLogs(*args, out, err);
+  if (verb == "cancel") return RunVerbCancel(*args, out, err);
   return Fail(err, InvalidArgument("unknown command '" + verb + "'"));
 }
 

@@ -18,6 +18,7 @@ constexpr const char* kUsage =
     "  run FILE    submit a pipeline run       status [RUN]   show runs or one run\n"
     "  workers     list workers                logs JOB       print a job's log\n"
     "  token create --role R [--name N]        repos [list|add|trigger]\n"
+    "  cancel RUN|JOB  stop a run or one job   drain WORKER   finish current jobs, take no more\n"
     "See docs/cli.md.\n";
 
 }  // namespace
@@ -32,10 +33,11 @@ int main(int argc, char** argv) {
     return edgefarm::coordinator::RunCoordinatorCommand(argc - 1, argv + 1);
   if (verb == "worker") return edgefarm::worker::RunWorkerCommand(argc - 1, argv + 1);
   if (verb == "up") return edgefarm::cli::RunUpCommand(argc - 1, argv + 1, std::cout, std::cerr);
-  if (verb == "run" || verb == "status" || verb == "workers" || verb == "logs") {
+  if (verb == "run" || verb == "status" || verb == "workers" || verb == "logs" ||
+      verb == "cancel") {
     return edgefarm::cli::RunClientCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
-  if (verb == "token" || verb == "repos") {
+  if (verb == "token" || verb == "repos" || verb == "drain") {
     return edgefarm::cli::RunAdminCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (verb == "--help" || verb == "-h" || verb == "help") {

@@ -7,6 +7,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -17,13 +18,85 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: edgefarm coordinator --data DIR [--listen tcp://HOST:PORT] [--http HOST:PORT]\n"
-    "                            [--native-target T] [--public-url URL] [--heartbeat-ms N]\n"
-    "                            [--lease-ttl-ms N] [--log-level LEVEL] [--repos FILE]\n";
+    "                            [--native-target T] [--public-url URL] [--log-level LEVEL]\n"
+    "                            [--repos FILE] [--heartbeat D] [--lease-ttl D]\n"
+    "                            [--accept-window D] [--missed-heartbeats N] [--timeout-grace D]\n"
+    "                            [--unschedulable-deadline D] [--restart-grace D]\n"
+    "  D is a duration: 500ms, 30s, 10m, 2h (0 turns --unschedulable-deadline off)\n";
 
 std::optional<int> ParseInt(const std::string& text) {
   if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos)
     return std::nullopt;
   return std::stoi(text);
+}
+
+// "500ms", "30s", "10m", "2h", or "0". Bounded to a week so the milliseconds cannot overflow.
+std::optional<std::chrono::milliseconds> ParseDuration(const std::string& text) {
+  const size_t digits = text.find_first_not_of("0123456789");
+  if (text == "0") return std::chrono::milliseconds(0);
+  if (digits == 0 || digits == std::string::npos || digits > 9) return std::nullopt;
+  const int64_t n = std::stoll(text.substr(0, digits));
+  const std::string unit = text.substr(digits);
+  int64_t ms = 0;
+  if (unit == "ms") {
+    ms = n;
+  } else if (unit == "s") {
+    ms = n * 1000;
+  } else if (unit == "m") {
+    ms = n * 60'000;
+  } else if (unit == "h") {
+    ms = n * 3'600'000;
+  } else {
+    return std::nullopt;
+  }
+  if (ms > int64_t{7} * 24 * 3'600'000) return std::nullopt;
+  return std::chrono::milliseconds(ms);
+}
+
+// The SchedulerOptions durations settable by flag. The *-ms forms predate the duration syntax.
+using DurationField = std::chrono::milliseconds SchedulerOptions::*;
+const std::map<std::string, DurationField>& DurationFlags() {
+  static const std::map<std::string, DurationField> flags = {
+      {"--heartbeat", &SchedulerOptions::heartbeat_interval},
+      {"--lease-ttl", &SchedulerOptions::lease_ttl},
+      {"--accept-window", &SchedulerOptions::accept_window},
+      {"--timeout-grace", &SchedulerOptions::timeout_grace},
+      {"--unschedulable-deadline", &SchedulerOptions::unschedulable_deadline},
+      {"--restart-grace", &SchedulerOptions::restart_grace},
+  };
+  return flags;
+}
+
+// Sets one scheduler flag; returns an error message, or empty on success.
+std::string SetSchedulerFlag(const std::string& flag, const std::string& value,
+                             SchedulerOptions& scheduler) {
+  if (flag == "--heartbeat-ms" || flag == "--lease-ttl-ms") {
+    auto ms = ParseInt(value);
+    if (!ms || *ms == 0) return flag + " wants a positive integer";
+    (flag == "--heartbeat-ms" ? scheduler.heartbeat_interval : scheduler.lease_ttl) =
+        std::chrono::milliseconds(*ms);
+    return "";
+  }
+  if (flag == "--missed-heartbeats") {
+    auto n = ParseInt(value);
+    if (!n || *n < 1 || *n > 1000) return flag + " wants a number from 1 to 1000";
+    scheduler.missed_heartbeats = *n;
+    return "";
+  }
+  auto field = DurationFlags().at(flag);
+  auto duration = ParseDuration(value);
+  if (!duration)
+    return flag + " wants a duration such as 500ms, 30s, 10m or 2h, got '" + value + "'";
+  if (duration->count() == 0 && flag != "--unschedulable-deadline") {
+    return flag + " must be greater than zero";
+  }
+  scheduler.*field = *duration;
+  return "";
+}
+
+bool IsSchedulerFlag(const std::string& flag) {
+  return flag == "--heartbeat-ms" || flag == "--lease-ttl-ms" || flag == "--missed-heartbeats" ||
+         DurationFlags().count(flag) > 0;
 }
 
 // Returns an error message, or empty on success.
@@ -49,11 +122,9 @@ std::string ParseFlags(int argc, char** argv, CoordinatorOptions& options, std::
       options.repos_file = value;
     } else if (flag == "--public-url") {
       options.public_http_url = value;
-    } else if (flag == "--heartbeat-ms" || flag == "--lease-ttl-ms") {
-      auto ms = ParseInt(value);
-      if (!ms || *ms == 0) return flag + " wants a positive integer";
-      (flag == "--heartbeat-ms" ? options.scheduler.heartbeat_interval
-                                : options.scheduler.lease_ttl) = std::chrono::milliseconds(*ms);
+    } else if (IsSchedulerFlag(flag)) {
+      std::string error = SetSchedulerFlag(flag, value, options.scheduler);
+      if (!error.empty()) return error;
     } else if (flag == "--log-level") {
       level = value;
     } else {

@@ -1,5 +1,6 @@
 // HttpApi routes of the control plane: tokens, repositories, manual triggers, webhook
-// deliveries, the audit log and artifact downloads. Part of the cpp-httplib adapter.
+// deliveries, the audit log, artifact downloads and cancelling one job. Part of the cpp-httplib
+// adapter.
 //
 // Implementation notes:
 // - A new token's secret appears exactly once, in the 201 body of POST /api/v1/tokens; the log
@@ -226,6 +227,23 @@ void HttpApi::Impl::ControlRoutes() {
     ServeBlob(req.matches[1].str(), name, res);
   });
   server.Get("/api/v1/audit", [this](const Request& req, Response& res) { GetAudit(req, res); });
+  // Like the run route, for one job. The finished check and the cancel happen under one lock,
+  // so a job cannot finish in between and be answered 200.
+  server.Post(R"(/api/v1/jobs/([^/]+)/cancel)", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, Permission::kSubmit)) return;
+    const std::string id = req.matches[1];
+    std::lock_guard lock(*ctx.mu);
+    const JobRecord* job = ctx.scheduler->FindJob(id);
+    if (job == nullptr) return SendError(res, 404, "not_found", "no such job");
+    if (IsTerminal(job->state)) {
+      return SendError(res, 409, "already_finished",
+                       "job " + id + " already " + std::string(ToString(job->state)));
+    }
+    Status cancelled = ctx.scheduler->CancelJob(id);
+    if (!cancelled.ok()) return SendError(res, 503, "store_unavailable", cancelled.message());
+    ctx.logger->info("job {} cancelled", id);
+    SendJson(res, 200, JobJson(*ctx.scheduler, *ctx.scheduler->FindJob(id)));
+  });
 }
 
 }  // namespace edgefarm::coordinator

@@ -1,176 +1,20 @@
 // Fault tests with real processes: a coordinator and workers each run in their own forked process
 // (the `edgefarm coordinator` / `edgefarm worker` command functions), talking real ZeroMQ over TCP
-// loopback and HTTP; jobs are real child processes. Faults are real signals: SIGKILL to a worker
-// or the coordinator mid-run, SIGSTOP to a worker (from the coordinator's side indistinguishable
-// from a network partition). Timing comes from short heartbeats (200 ms) so the lease rules act
-// within seconds; every wait is WaitFor on an observable condition, never a sleep.
-#include <fcntl.h>
-#include <gtest/gtest.h>
-#include <httplib.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
+// and HTTP; jobs are real child processes. Faults are real: SIGKILL to a worker or the
+// coordinator mid-run, SIGSTOP to a worker (from the coordinator's side indistinguishable from a
+// network partition), and a real partition: a worker in its own network namespace behind a veth
+// pair whose link is taken down and brought up again. Every wait is WaitFor on an observable
+// condition, never a sleep.
+#include <sched.h>
 
-#include <functional>
-#include <map>
-#include <nlohmann/json.hpp>
+#include <cstdlib>
 
-#include "edgefarm/coordinator/coordinator_main.h"
-#include "edgefarm/worker/worker_main.h"
-#include "test_support.h"
+#include "farm_fixture.h"
 
-namespace edgefarm {
+namespace edgefarm::fault {
 namespace {
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-using testing::ReadFile;
-using testing::TempDir;
-using testing::WaitFor;
-
-constexpr auto kLong = std::chrono::seconds(60);
-
-// A port that was free a moment ago (the coordinator must come back on the same one).
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// Forks a child that runs `command` with `args` (stdout and stderr to `log`) and exits with its
-// code.
-pid_t Spawn(int (*command)(int, char**), std::vector<std::string> args, const fs::path& log) {
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  ::dup2(fd, 1);
-  ::dup2(fd, 2);
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  ::_exit(command(static_cast<int>(args.size()), argv.data()));
-}
-
-class FaultTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    zmq_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
-    http_port_ = FreePort();
-  }
-
-  void TearDown() override {
-    std::vector<std::string> names;
-    for (const auto& [name, pid] : pids_) names.push_back(name);
-    for (const auto& name : names) Kill(name, SIGKILL);
-    if (HasFailure()) {
-      for (const auto& entry : fs::directory_iterator(dir_.path())) {
-        if (entry.path().extension() == ".log") {
-          std::cerr << "--- " << entry.path().filename() << "\n" << ReadFile(entry.path());
-        }
-      }
-    }
-  }
-
-  void StartCoordinator() {
-    pids_["coordinator"] =
-        Spawn(coordinator::RunCoordinatorCommand,
-              {"coordinator", "--data", (dir_ / "data").string(), "--listen", zmq_, "--http",
-               "127.0.0.1:" + std::to_string(http_port_), "--heartbeat-ms", "200", "--lease-ttl-ms",
-               "2000", "--log-level", "info"},
-              dir_ / "coordinator.log");
-    ASSERT_TRUE(WaitFor([&] { return fs::exists(dir_ / "data" / "endpoints.json"); }, kLong));
-    const json endpoints = json::parse(ReadFile(dir_ / "data" / "endpoints.json"));
-    client_ = std::make_unique<httplib::Client>(endpoints.at("http").get<std::string>());
-    std::string token = ReadFile(dir_ / "data" / "admin.token");
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    client_->set_bearer_token_auth(token);
-  }
-
-  void StartWorker(const std::string& name, int slots = 1) {
-    fs::create_directories(dir_ / name);
-    pids_[name] = Spawn(worker::RunWorkerCommand,
-                        {"worker", "--coordinator", zmq_, "--name", name, "--slots",
-                         std::to_string(slots), "--cache", (dir_ / name).string(), "--token-file",
-                         (dir_ / "data" / "worker.token").string()},
-                        dir_ / (name + ".log"));
-  }
-
-  // Signals a process; SIGKILL also reaps it.
-  void Kill(const std::string& name, int signal) {
-    auto it = pids_.find(name);
-    if (it == pids_.end()) return;
-    ::kill(it->second, signal);
-    if (signal == SIGKILL) {
-      ::waitpid(it->second, nullptr, 0);
-      pids_.erase(it);
-    }
-  }
-
-  std::string Submit(const std::string& yaml) {
-    json body = {
-        {"pipeline_file", ".edgefarm.yml"}, {"pipeline_yaml", yaml}, {"files", json::object()}};
-    auto res = client_->Post("/api/v1/runs", body.dump(), "application/json");
-    EXPECT_TRUE(res);
-    if (!res) return "";
-    EXPECT_EQ(res->status, 201) << res->body;
-    return json::parse(res->body, nullptr, false).value("run_id", "");
-  }
-
-  json Run(const std::string& id) {
-    auto res = client_->Get("/api/v1/runs/" + id);
-    if (!res || res->status != 200) return json();
-    return json::parse(res->body, nullptr, false);
-  }
-
-  // The worker name of the job's open attempt, or "".
-  std::string RunningOn(const std::string& run_id, const std::string& job) {
-    json run = Run(run_id);
-    if (!run.is_object()) return "";
-    for (const auto& j : run["jobs"]) {
-      if (j["name"] != job || j["state"] != "running") continue;
-      for (const auto& a : j["attempts"]) {
-        if (a["state"] == "running") return a.value("worker", "");
-      }
-    }
-    return "";
-  }
-
-  bool RunIs(const std::string& run_id, const std::string& state) {
-    json run = Run(run_id);
-    return run.is_object() && run["state"] == state;
-  }
-
-  std::string WorkerName(const std::string& worker_id) {
-    auto res = client_->Get("/api/v1/workers");
-    if (!res) return "";
-    for (const auto& w : json::parse(res->body)["workers"]) {
-      if (w["id"] == worker_id) return w["name"];
-    }
-    return worker_id;
-  }
-
-  TempDir dir_;
-  std::string zmq_;
-  int http_port_ = 0;
-  std::map<std::string, pid_t> pids_;
-  std::unique_ptr<httplib::Client> client_;
-};
-
-// A job that runs until a marker file appears (so the test decides when it may finish).
-std::string GatedStep(const std::string& name, const fs::path& gate) {
-  return "  - name: " + name + "\n    run: [sh, -c, \"while [ ! -e '" + gate.string() +
-         "' ]; do sleep 0.05; done; echo " + name + " done\"]\n    timeout: 2m\n";
-}
-
-TEST_F(FaultTest, SigkilledWorkersJobCompletesOnAnotherWorker) {
+TEST_F(FarmTest, SigkilledWorkersJobCompletesOnAnotherWorker) {
   StartCoordinator();
   StartWorker("alpha");
   const fs::path gate = dir_ / "gate";
@@ -189,7 +33,7 @@ TEST_F(FaultTest, SigkilledWorkersJobCompletesOnAnotherWorker) {
   EXPECT_NE(attempts[0]["worker"], attempts[1]["worker"]);
 }
 
-TEST_F(FaultTest, SigkilledCoordinatorRestartsAndEveryJobSucceedsExactlyOnce) {
+TEST_F(FarmTest, SigkilledCoordinatorRestartsAndEveryJobSucceedsExactlyOnce) {
   StartCoordinator();
   StartWorker("alpha", 2);
   StartWorker("beta", 2);
@@ -221,10 +65,10 @@ TEST_F(FaultTest, SigkilledCoordinatorRestartsAndEveryJobSucceedsExactlyOnce) {
   }
 }
 
-TEST_F(FaultTest, PartitionedWorkersLateCompletionIsRejected) {
-  // Network namespaces with veth need privileges this test usually lacks; a stopped process
-  // (SIGSTOP) looks exactly like a partition from the coordinator's side, and when it resumes its
-  // messages arrive late, as after a healed partition.
+TEST_F(FarmTest, PartitionedWorkersLateCompletionIsRejected) {
+  // The variant that needs no privileges: a stopped process (SIGSTOP) looks exactly like a
+  // partition from the coordinator's side, and when it resumes its messages arrive late, as after
+  // a healed partition. The real partition (network namespaces) is the test below.
   StartCoordinator();
   StartWorker("alpha");
   const fs::path gate = dir_ / "gate";
@@ -258,5 +102,117 @@ TEST_F(FaultTest, PartitionedWorkersLateCompletionIsRejected) {
   EXPECT_EQ(Run(run)["state"], "succeeded");
 }
 
+// A network namespace joined to this one by a veth pair: HOST_IP on this side, .2 inside. Taking
+// the host end down cuts the link both ways (packets are dropped, nothing is reset), as a
+// partition does; bringing it up heals it. Needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) and `ip`.
+class NetnsLink {
+ public:
+  NetnsLink() {
+    const int id = static_cast<int>(::getpid());
+    name_ = "efn" + std::to_string(id);
+    host_dev_ = "efh" + std::to_string(id);
+    const std::string net =
+        "10.213." + std::to_string(id % 256) + "." + std::to_string(4 * ((id / 256) % 64));
+    host_ip_ = net.substr(0, net.rfind('.') + 1) + std::to_string(4 * ((id / 256) % 64) + 1);
+    ns_ip_ = net.substr(0, net.rfind('.') + 1) + std::to_string(4 * ((id / 256) % 64) + 2);
+  }
+  ~NetnsLink() {
+    if (!created_) return;
+    // Deleting the namespace deletes its veth end, and with it the pair.
+    Ip("netns del " + name_);
+    Ip("link del " + host_dev_);
+  }
+
+  // Creates the namespace and the link; the reason when it cannot ("" on success).
+  std::string Create(const fs::path& log) {
+    log_ = log;
+    if (::geteuid() != 0) return "network namespaces need root";
+    if (std::system("command -v ip >/dev/null 2>&1") != 0)
+      return "the ip tool (iproute2) is missing";
+    if (!Ip("netns add " + name_))
+      return "cannot create a network namespace (see " + log.string() + ")";
+    created_ = true;
+    const std::string peer = "efp" + name_.substr(3);
+    const std::string in_ns = "netns exec " + name_ + " ip ";
+    const bool ok = Ip("link add " + host_dev_ + " type veth peer name " + peer) &&
+                    Ip("link set " + peer + " netns " + name_) &&
+                    Ip("addr add " + host_ip_ + "/30 dev " + host_dev_) &&
+                    Ip("link set " + host_dev_ + " up") &&
+                    Ip(in_ns + "addr add " + ns_ip_ + "/30 dev " + peer) &&
+                    Ip(in_ns + "link set " + peer + " up") && Ip(in_ns + "link set lo up");
+    return ok ? "" : "cannot set up a veth pair (see " + log.string() + ")";
+  }
+
+  bool SetLink(bool up) { return Ip("link set " + host_dev_ + (up ? " up" : " down")); }
+
+  // In a forked child, before it starts anything: move it into the namespace.
+  void EnterInChild() const {
+    const int fd = ::open(("/var/run/netns/" + name_).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || ::setns(fd, CLONE_NEWNET) != 0) ::_exit(97);
+    ::close(fd);
+  }
+
+  const std::string& host_ip() const { return host_ip_; }
+
+ private:
+  bool Ip(const std::string& args) const {
+    const std::string command = "ip " + args + " >>'" + log_.string() + "' 2>&1";
+    return std::system(command.c_str()) == 0;
+  }
+
+  std::string name_, host_dev_, host_ip_, ns_ip_;
+  fs::path log_ = "/dev/null";
+  bool created_ = false;
+};
+
+TEST_F(FarmTest, WorkerPartitionedByNetnsLosesItsLeaseAndItsLateCompletionIsRejected) {
+  NetnsLink link;
+  const std::string reason = link.Create(dir_ / "ip.log");
+  if (!reason.empty()) GTEST_SKIP() << "network namespace partition not possible: " << reason;
+  zmq_listen_ = worker_endpoint_ = "tcp://" + link.host_ip() + ":" + std::to_string(FreePort());
+  StartCoordinator();
+  StartWorker("alpha", 1, {}, [&link] { link.EnterInChild(); });
+  ASSERT_TRUE(WaitFor([&] { return WorkerNamed("alpha").is_object(); }, kLong));
+  const std::string alpha = WorkerNamed("alpha")["id"];
+  const fs::path gate = dir_ / "gate";
+  const std::string run = Submit("name: netns-partition\nsteps:\n" + GatedStep("long", gate));
+  ASSERT_TRUE(WaitFor([&] { return RunningOn(run, "long") == alpha; }, kLong));
+
+  ASSERT_TRUE(link.SetLink(false));  // the partition
+  StartWorker("beta");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        json job = Job(run, "long");
+        return job.is_object() && job["attempts"].size() == 2u && job["state"] == "running";
+      },
+      kLong))
+      << Run(run).dump(2);
+  EXPECT_EQ(WorkerNamed("alpha")["state"], "lost");
+  testing::WriteFile(gate, "open");  // both copies finish; alpha's result cannot get through
+  ASSERT_TRUE(WaitFor([&] { return RunIs(run, "succeeded"); }, kLong)) << Run(run).dump(2);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return ReadFile(dir_ / "alpha.log").find("finished: OUTCOME_SUCCEEDED") !=
+               std::string::npos;
+      },
+      kLong))
+      << ReadFile(dir_ / "alpha.log");
+
+  ASSERT_TRUE(link.SetLink(true));  // the partition heals; alpha's completion arrives late
+  ASSERT_TRUE(WaitFor(
+      [&] { return ReadFile(dir_ / "alpha.log").find("refused result") != std::string::npos; },
+      kLong))
+      << ReadFile(dir_ / "alpha.log");
+  const json job = Job(run, "long");
+  const json attempts = job["attempts"];
+  ASSERT_EQ(attempts.size(), 2u) << attempts.dump(2);
+  EXPECT_EQ(attempts[0]["worker"], alpha);
+  EXPECT_EQ(attempts[0]["outcome"], "infra_error");
+  EXPECT_NE(attempts[0]["reason"].get<std::string>().find("lost"), std::string::npos);
+  EXPECT_NE(attempts[1]["worker"], alpha);
+  EXPECT_EQ(attempts[1]["outcome"], "succeeded");
+  EXPECT_EQ(job["state"], "succeeded");
+}
+
 }  // namespace
-}  // namespace edgefarm
+}  // namespace edgefarm::fault

@@ -6,6 +6,7 @@
 //   edgefarm repos add NAME URL [--branch GLOB]... [--pipeline-file F] [--poll SECONDS]
 //                               [--secret-file F] [--credential-env VAR | --credential-file F]
 //   edgefarm repos trigger NAME [--ref REF] [--commit SHA] [--force]
+//   edgefarm drain WORKER [--json]        WORKER: a worker id or a unique worker name
 //
 // each also taking [--server URL] [--token-file F] [--data DIR] (see ResolveServer). The webhook
 // secret is read from a file by the CLI (never from the command line, where `ps` would show it)
@@ -17,7 +18,7 @@
 
 namespace edgefarm::cli {
 
-// Dispatches "token" or "repos"; argv[0] is the verb.
+// Dispatches "token", "repos" or "drain"; argv[0] is the verb.
 int RunAdminCommand(int argc, char** argv, std::ostream& out, std::ostream& err);
 
 }  // namespace edgefarm::cli

@@ -4,6 +4,7 @@
 //   edgefarm status [RUN] [--json]
 //   edgefarm workers [--json]
 //   edgefarm logs JOB [-f]
+//   edgefarm cancel RUN|JOB [--json]
 //
 // each also taking [--server URL] [--token-file F] [--data DIR] (see ResolveServer). Exit codes
 // (docs/cli.md): 0 success; 1 the run failed or was cancelled (run --wait); 2 usage error or a
