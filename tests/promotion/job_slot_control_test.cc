@@ -5,6 +5,7 @@
 #include "edgefarm/coordinator/job_slot_control.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include "edgefarm/coordinator/promotion_machine.h"
 #include "job_slot_fixture.h"
@@ -95,6 +96,43 @@ TEST_F(JobSlotControlTest, UnknownVersionIsRefused) {
   OpenSlots();
   EXPECT_EQ(slots_->StartSlot(Slot::kBlue, std::string(64, 'a')).code(), StatusCode::kNotFound);
   EXPECT_TRUE(SlotRuns().empty());
+  EXPECT_TRUE(slots_->StopSlot(Slot::kBlue).ok());
+}
+
+// A coordinator crash after a slot job was submitted but before its id reached the slot record
+// leaves a record without a job id (the marker written before submitting). Recovery adopts the
+// submitted run (same name, same port) instead of starting a second server.
+TEST_F(JobSlotControlTest, ASubmissionWhoseIdWasNotRecordedIsAdopted) {
+  OpenSlots();
+  ASSERT_TRUE(slots_->StartSlot(Slot::kBlue, v1_).ok());
+  const std::string job = slots_->slot_job(Slot::kBlue);
+  ASSERT_FALSE(job.empty());
+  slots_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((data_ / "promotion.db").c_str(), &db), SQLITE_OK);
+  EXPECT_EQ(sqlite3_exec(db, "UPDATE slots SET job_id = '', run_id = '' WHERE name = 'blue'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  OpenSlots();
+  EXPECT_EQ(slots_->slot_job(Slot::kBlue), "");
+  ASSERT_TRUE(slots_->StartSlot(Slot::kBlue, v1_).ok());
+  EXPECT_EQ(slots_->slot_job(Slot::kBlue), job);
+  EXPECT_EQ(SlotRuns().size(), 1u);
+  ASSERT_TRUE(BecomesReady(Slot::kBlue));
+}
+
+TEST_F(JobSlotControlTest, AServerThatKeepsFailingIsRestartedABoundedNumberOfTimes) {
+  OpenSlots();
+  const std::string garbage = "not a GGUF model";
+  const std::string digest = Sha256Hex(garbage);
+  ASSERT_TRUE(blobs_->Put(digest, garbage).ok());
+  ASSERT_TRUE(slots_->StartSlot(Slot::kBlue, digest).ok());
+  const ::testing::AssertionResult ready = BecomesReady(Slot::kBlue);
+  ASSERT_FALSE(ready);
+  EXPECT_NE(std::string(ready.message()).find("after 3 restarts"), std::string::npos)
+      << ready.message();
+  EXPECT_EQ(SlotRuns().size(), 4u) << "the first job and three restarts";
   EXPECT_TRUE(slots_->StopSlot(Slot::kBlue).ok());
 }
 
