@@ -158,7 +158,7 @@ TEST_F(OperatorTest, SigtermedWorkerHandsItsJobBackAndExitsCleanly) {
 
   Kill("alpha", SIGTERM);
   EXPECT_EQ(WaitExit("alpha"), 0);
-  EXPECT_TRUE(ProcessGone(shell) && ProcessGone(child));
+  EXPECT_TRUE(WaitFor([&] { return ProcessGone(shell) && ProcessGone(child); }, kLong));
   json job = Job(run, "sleeper");
   ASSERT_GE(job["attempts"].size(), 1u) << job.dump(2);
   EXPECT_EQ(job["attempts"][0]["outcome"], "infra_error");
