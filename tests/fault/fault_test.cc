@@ -129,8 +129,7 @@ class NetnsLink {
     if (::geteuid() != 0) return "network namespaces need root";
     if (std::system("command -v ip >/dev/null 2>&1") != 0)
       return "the ip tool (iproute2) is missing";
-    if (!Ip("netns add " + name_))
-      return "cannot create a network namespace (see " + log.string() + ")";
+    if (!Ip("netns add " + name_)) return "cannot create a network namespace: " + LastLine(log);
     created_ = true;
     const std::string peer = "efp" + name_.substr(3);
     const std::string in_ns = "netns exec " + name_ + " ip ";
@@ -140,7 +139,7 @@ class NetnsLink {
                     Ip("link set " + host_dev_ + " up") &&
                     Ip(in_ns + "addr add " + ns_ip_ + "/30 dev " + peer) &&
                     Ip(in_ns + "link set " + peer + " up") && Ip(in_ns + "link set lo up");
-    return ok ? "" : "cannot set up a veth pair (see " + log.string() + ")";
+    return ok ? "" : "cannot set up a veth pair: " + LastLine(log);
   }
 
   bool SetLink(bool up) { return Ip("link set " + host_dev_ + (up ? " up" : " down")); }
@@ -155,6 +154,13 @@ class NetnsLink {
   const std::string& host_ip() const { return host_ip_; }
 
  private:
+  // What `ip` said last (the reason a step failed; the log itself goes with the temp dir).
+  static std::string LastLine(const fs::path& log) {
+    std::string text = ReadFile(log);
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text.substr(text.rfind('\n') + 1);
+  }
+
   bool Ip(const std::string& args) const {
     const std::string command = "ip " + args + " >>'" + log_.string() + "' 2>&1";
     return std::system(command.c_str()) == 0;
