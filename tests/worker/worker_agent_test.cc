@@ -58,6 +58,7 @@ class WorkerAgentTest : public ::testing::Test {
     a->set_lease_token("lease-" + job_id);
     a->mutable_spec()->set_job_id(job_id);
     for (auto& arg : argv) a->mutable_spec()->mutable_command()->add_argv(arg);
+    if (deadline_unix_ms > 0) a->mutable_spec()->set_timeout_seconds(3600);
     peer_.Send(env);
   }
 
@@ -177,6 +178,23 @@ TEST_F(WorkerAgentTest, JobWhoseDeadlinePassedIsNotStarted) {
   EXPECT_EQ(result->result().outcome(), v1::OUTCOME_TIMED_OUT);
   EXPECT_EQ(result->result().message(), "deadline passed before the job started");
   EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_F(WorkerAgentTest, JobWithoutATimeoutHasNoDeadline) {
+  // The coordinator sends assignment time + timeout, i.e. "now" for a job without a timeout.
+  v1::Envelope env;
+  v1::Assign* a = env.mutable_assign();
+  a->set_job_id("job-untimed");
+  a->set_attempt(1);
+  a->set_lease_token("lease-untimed");
+  a->set_deadline_unix_ms(clock_.UnixMillis() - 1);
+  a->mutable_spec()->set_job_id("job-untimed");
+  for (const char* arg : {"sh", "-c", "echo ran"})
+    a->mutable_spec()->mutable_command()->add_argv(arg);
+  peer_.Send(env);
+  auto result = peer_.Receive(v1::Envelope::kResult);
+  ASSERT_TRUE(result.has_value());
+  EXPECT_EQ(result->result().outcome(), v1::OUTCOME_SUCCEEDED) << result->result().message();
 }
 
 TEST_F(WorkerAgentTest, RunningJobIsStoppedAtItsDeadlineWithTermGraceThenKill) {

@@ -48,7 +48,10 @@ void WorkerAgent::CheckDeadlinesLocked() {
   const Clock& clock = options_.clock ? *options_.clock : SystemClock::Instance();
   const int64_t now = clock.UnixMillis();
   for (auto& [key, job] : jobs_) {
-    const int64_t deadline = job->assign.deadline_unix_ms();
+    // A job without a timeout has no deadline (the coordinator's rule for timeout_seconds == 0),
+    // whatever deadline_unix_ms says: the coordinator fills it in as assignment time + timeout.
+    const int64_t deadline =
+        job->assign.spec().timeout_seconds() > 0 ? job->assign.deadline_unix_ms() : 0;
     if (job->finished || job->deadline_passed || deadline <= 0 || now < deadline) continue;
     job->deadline_passed = true;
     logger_->info("stopping {} attempt {}: its deadline passed {} ms ago", job->assign.job_id(),

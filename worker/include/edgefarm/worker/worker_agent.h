@@ -4,7 +4,8 @@
 // coordinator acknowledges the result, re-sending them after every Welcome, and stops jobs on
 // Cancel, revoked leases or unknown_jobs.
 //
-// Deadlines: an Assign whose deadline_unix_ms (> 0) has passed on the agent's clock is accepted
+// Deadlines: an Assign whose deadline_unix_ms (> 0, for a job with a timeout: a job with
+// timeout_seconds 0 has none) has passed on the agent's clock is accepted
 // but not started, and a running job is stopped when its deadline passes (SIGTERM to its process
 // group, the executor's kill grace, SIGKILL); either way the result is TIMED_OUT. A watcher
 // thread reads the clock every `deadline_tick`, so a ManualClock drives it in tests.
