@@ -327,6 +327,8 @@ CoordinatorOptions Options(const fs::path& dir) {
   o.poll_interval = std::chrono::milliseconds(5);
   o.scheduler.heartbeat_interval = std::chrono::milliseconds(2000);
   o.scheduler.lease_ttl = std::chrono::milliseconds(20000);
+  // The throughput phase queues --jobs at once on purpose: no admission limit here.
+  o.scheduler.max_queued_per_repo = 0;
   return o;
 }
 

@@ -254,6 +254,11 @@ void HttpApi::Impl::PostRun(const Request& req, Response& res) {
     std::lock_guard lock(*ctx.mu);
     run_id = ctx.scheduler->SubmitRun(std::move(planned).value());
   }
+  if (run_id.status().code() == StatusCode::kResourceExhausted) {
+    // Admission limit or a full resource group: overload, reported (GET /api/v1/scheduler).
+    SendError(res, 429, "overloaded", run_id.status().message());
+    return;
+  }
   if (!run_id.ok()) {
     bool invalid = run_id.status().code() == StatusCode::kInvalidArgument;
     SendError(res, invalid ? 400 : 503, invalid ? "invalid_pipeline" : "store_unavailable",
@@ -427,6 +432,11 @@ void HttpApi::Impl::Routes() {
     if (!Authorize(req, res, Permission::kRead)) return;
     std::lock_guard lock(*ctx.mu);
     SendJson(res, 200, WorkersJson(*ctx.scheduler));
+  });
+  server.Get("/api/v1/scheduler", [this](const Request& req, Response& res) {
+    if (!Authorize(req, res, Permission::kRead)) return;
+    std::lock_guard lock(*ctx.mu);
+    SendJson(res, 200, SchedulerLoadJson(ctx.scheduler->Load()));
   });
   ControlRoutes();
 }

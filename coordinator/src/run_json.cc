@@ -88,4 +88,22 @@ json WorkersJson(const Scheduler& scheduler) {
   return {{"workers", std::move(workers)}};
 }
 
+json SchedulerLoadJson(const SchedulerLoad& load) {
+  json repositories = json::array();
+  for (const auto& [name, r] : load.repositories) {
+    repositories.push_back(
+        {{"repository", name}, {"unfinished", r.unfinished}, {"refused_runs", r.refused_runs}});
+  }
+  json groups = json::array();
+  for (const auto& [name, n] : load.resource_groups) {
+    groups.push_back({{"name", name}, {"unfinished", n}});
+  }
+  return {{"queued", load.queued},
+          {"unschedulable", load.unschedulable},
+          {"active", load.active},
+          {"max_queued_per_repo", load.max_queued_per_repo},
+          {"repositories", std::move(repositories)},
+          {"resource_groups", std::move(groups)}};
+}
+
 }  // namespace edgefarm::coordinator

@@ -111,6 +111,7 @@ Result<std::string> Scheduler::StageRun(PlannedRun planned) {
     }
   }
   EF_RETURN_IF_ERROR(CheckGroupQueues(planned.jobs));
+  EF_RETURN_IF_ERROR(Admit(planned));
   RunRecord run;
   run.id = "run-" + RandomHex(8);
   run.name = planned.name;
@@ -119,6 +120,7 @@ Result<std::string> Scheduler::StageRun(PlannedRun planned) {
   run.files = std::move(planned.files);
   run.priority = planned.priority;
   run.max_running = std::max(planned.max_running, 0);
+  run.repository = planned.repository;
   run.created_at_ms = clock_->UnixMillis();
   runs_[run.id] = run;
   dirty_runs_.insert(run.id);
@@ -152,16 +154,6 @@ void Scheduler::SetJobState(JobRecord& job, JobState state, const std::string& r
   dirty_jobs_.insert(job.id);
   dirty_runs_.insert(job.run_id);
   if (job.state == state) return;
-  // Hand-built (this runs several times per job): the attempt and its worker are part of the
-  // job's transitions into assigned and running, so no separate attempt events are written.
-  std::string detail =
-      fmt::format(R"({{"from":"{}","to":"{}")", ToString(job.state), ToString(state));
-  if (state == JobState::kAssigned || state == JobState::kRunning) {
-    detail += fmt::format(R"(,"attempt":{},"worker":{})", job.attempt, json(job.worker_id).dump());
-  }
-  if (!reason.empty()) detail += R"(,"reason":)" + json(reason).dump();
-  detail += "}";
-  AddEvent("job.state", job.id, std::move(detail));
   const JobState before = job.state;
   job.state = state;
   CountState(job, before);
@@ -170,6 +162,19 @@ void Scheduler::SetJobState(JobRecord& job, JobState state, const std::string& r
     unschedulable_.erase(job.id);
     if (!job.resource_group.empty()) LeaveGroup(job);
   }
+  // A job created in this flush is written whole with its state: no event for how it got there.
+  if (new_jobs_.count(job.id)) return;
+  // Hand-built (this runs several times per job): the attempt and its worker are part of the
+  // job's transitions into assigned, running and succeeded, so no separate attempt events are
+  // written for those.
+  std::string detail = fmt::format(R"({{"from":"{}","to":"{}")", ToString(before), ToString(state));
+  if (state == JobState::kAssigned || state == JobState::kRunning ||
+      state == JobState::kSucceeded) {
+    detail += fmt::format(R"(,"attempt":{},"worker":{})", job.attempt, json(job.worker_id).dump());
+  }
+  if (!reason.empty()) detail += R"(,"reason":)" + json(reason).dump();
+  detail += "}";
+  AddEvent("job.state", job.id, std::move(detail));
 }
 
 // Draining workers take no new jobs, so they do not make a job schedulable.
@@ -442,6 +447,7 @@ void Scheduler::EndAttempt(JobRecord& job, AttemptRecord& attempt, const std::st
   if (--running_by_run_[job.run_id] <= 0) running_by_run_.erase(job.run_id);
   auto w = workers_.find(attempt.worker_id);
   if (w != workers_.end()) w->second.running.erase(job.id);
+  if (outcome == "succeeded") return;  // the job's transition to succeeded records it
   std::string detail = fmt::format(R"({{"attempt":{},"outcome":"{}")", attempt.attempt, outcome);
   if (!reason.empty()) detail += R"(,"reason":)" + json(reason).dump();
   AddEvent("attempt.finished", job.id, detail + "}");

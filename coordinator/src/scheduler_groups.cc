@@ -1,4 +1,6 @@
-// Scheduler: resource groups. A job that names a `resource_group` runs only while it is the
+// Scheduler: resource groups and admission per repository.
+//
+// Resource groups. A job that names a `resource_group` runs only while it is the
 // oldest unfinished job of its group, so the group's jobs run one at a time across the whole farm,
 // in submission order (deploys to one environment are serialised).
 //
@@ -81,6 +83,38 @@ void Scheduler::RestoreGroups(const StoreSnapshot& snapshot) {
     return std::tie(a.created_at_ms, a.run_id, a.seq) < std::tie(b.created_at_ms, b.run_id, b.seq);
   });
   for (const auto& m : members) JoinGroup(*m.job);
+}
+
+Status Scheduler::Admit(const PlannedRun& planned) {
+  if (options_.max_queued_per_repo <= 0) return Status::Ok();
+  SchedulerLoad::Repository& repo = admission_[planned.repository];
+  const auto adding = static_cast<int64_t>(planned.jobs.size());
+  if (repo.unfinished + adding <= options_.max_queued_per_repo) return Status::Ok();
+  ++repo.refused_runs;
+  const std::string name =
+      planned.repository.empty() ? "direct submissions" : "repository '" + planned.repository + "'";
+  logger_->warn("refused a run of {}: {} unfinished jobs, the run adds {}, limit {}", name,
+                repo.unfinished, adding, options_.max_queued_per_repo);
+  return ResourceExhausted(name + " has " + std::to_string(repo.unfinished) +
+                           " unfinished jobs; this run adds " + std::to_string(adding) +
+                           ", over the admission limit of " +
+                           std::to_string(options_.max_queued_per_repo) +
+                           " (max_queued_per_repo); retry when jobs have finished");
+}
+
+SchedulerLoad Scheduler::Load() const {
+  SchedulerLoad load;
+  load.max_queued_per_repo = options_.max_queued_per_repo;
+  for (const auto& [id, job] : jobs_) {
+    if (job.state == JobState::kQueued) ++load.queued;
+  }
+  load.unschedulable = static_cast<int64_t>(unschedulable_.size());
+  load.active = static_cast<int64_t>(leases_.size());
+  for (const auto& [repo, counts] : admission_) load.repositories[repo] = counts;
+  for (const auto& [group, fifo] : groups_) {
+    load.resource_groups[group] = static_cast<int64_t>(fifo.size());
+  }
+  return load;
 }
 
 }  // namespace edgefarm::coordinator

@@ -72,6 +72,13 @@ void Scheduler::CountState(const JobRecord& job, std::optional<JobState> before)
   } else {
     p.jobs += 1;
   }
+  // Admission counts unfinished jobs per repository (a terminal job never leaves that state).
+  const bool was_open = before.has_value() ? !IsTerminal(*before) : false;
+  if (was_open != !IsTerminal(job.state)) {
+    auto run = runs_.find(job.run_id);
+    const std::string repo = run == runs_.end() ? "" : run->second.repository;
+    admission_[repo].unfinished += was_open ? -1 : 1;
+  }
   add(job.state, +1);
   p.started = p.started || IsTerminal(job.state) || job.state == JobState::kAssigned ||
               job.state == JobState::kRunning || job.attempt > 0;

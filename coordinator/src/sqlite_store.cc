@@ -72,6 +72,7 @@ ALTER TABLE runs ADD COLUMN max_running INTEGER NOT NULL DEFAULT 0;
     {4, R"sql(
 CREATE INDEX runs_by_state ON runs(state, created_at_ms);
 DROP INDEX events_by_subject;
+ALTER TABLE runs ADD COLUMN repository TEXT NOT NULL DEFAULT '';
 )sql"},
 };
 
@@ -172,7 +173,7 @@ Status WriteRunState(StatementCache& db, const RunStateChange& r) {
 }
 
 Status WriteRun(StatementCache& db, const RunRecord& r) {
-  Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?)");
+  Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?)");
   return s.Bind(r.id)
       .Bind(r.name)
       .Bind(std::string(ToString(r.state)))
@@ -183,6 +184,7 @@ Status WriteRun(StatementCache& db, const RunRecord& r) {
       .Bind(r.finished_at_ms)
       .Bind(int64_t{r.priority})
       .Bind(int64_t{r.max_running})
+      .Bind(r.repository)
       .Run();
 }
 
@@ -303,6 +305,7 @@ Result<RunRecord> ReadRun(const Statement& s) {
   r.finished_at_ms = s.Int(7);
   r.priority = static_cast<int>(s.Int(8));
   r.max_running = static_cast<int>(s.Int(9));
+  r.repository = s.Text(10);
   return r;
 }
 
@@ -532,13 +535,13 @@ Result<std::vector<RunListing>> SqliteStore::FinishedRuns() {
   std::vector<RunListing> out;
   Statement s(db_,
               "SELECT r.id, r.name, r.state, r.pipeline_file, '', r.files_json, r.created_at_ms, "
-              "r.finished_at_ms, r.priority, r.max_running, "
+              "r.finished_at_ms, r.priority, r.max_running, r.repository, "
               "(SELECT COUNT(*) FROM jobs j WHERE j.run_id = r.id) FROM runs r "
               "WHERE r.state IN ('succeeded','failed','cancelled') ORDER BY r.created_at_ms, r.id");
   try {
     while (s.Next()) {
       EF_ASSIGN_OR_RETURN(RunRecord run, ReadRun(s));
-      out.push_back({std::move(run), static_cast<int>(s.Int(10))});
+      out.push_back({std::move(run), static_cast<int>(s.Int(11))});
     }
   } catch (const std::exception& e) {
     return DataLoss(std::string("corrupt run row: ") + e.what());

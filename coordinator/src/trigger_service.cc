@@ -168,6 +168,7 @@ Result<std::string> TriggerService::SubmitAtCommit(const RepoRecord& repo,
     request.files[path] = digest;
   }
   EF_ASSIGN_OR_RETURN(PlannedRun planned, PlanRun(request, *ctx_.blobs, ctx_.native_target));
+  planned.repository = repo.name;  // its admission bucket (a refusal fails the delivery)
   EF_ASSIGN_OR_RETURN(CommitInfo info, mirror.Commit(delivery.after));
   std::string run_id;
   {

@@ -1,5 +1,6 @@
 // Resource groups: one job of a group at a time across the farm, in submission order, with a
-// bounded queue; rebuilt after a restart. A real sqlite store and a ManualClock (no sockets).
+// bounded queue; rebuilt after a restart. Admission: at most N unfinished jobs per repository.
+// A real sqlite store and a ManualClock (no sockets).
 #include "scheduler_fixture.h"
 
 namespace edgefarm::coordinator {
@@ -13,8 +14,10 @@ class SchedulerGroupsTest : public SchedulerTest {
     return job;
   }
 
-  std::string SubmitOrError(std::vector<JobRecord> jobs, Status* error) {
+  std::string SubmitOrError(std::vector<JobRecord> jobs, Status* error,
+                            const std::string& repository = "") {
     PlannedRun run;
+    run.repository = repository;
     run.name = "groups";
     run.pipeline_file = ".edgefarm.yml";
     run.jobs = std::move(jobs);
@@ -99,6 +102,38 @@ TEST_F(SchedulerGroupsTest, GroupsSurviveARestartInSubmissionOrder) {
   EXPECT_EQ(JobNamed(second, "deploy").state, JobState::kAssigned);
   EXPECT_EQ(JobNamed(third, "deploy").state, JobState::kQueued);
   EXPECT_EQ(scheduler_->FindRun(first)->state, RunState::kSucceeded);
+}
+
+TEST_F(SchedulerGroupsTest, ARepositoryOverItsAdmissionLimitIsRefusedAndCounted) {
+  options_.max_queued_per_repo = 3;
+  Restart();
+  Register("w", kIntel, 1);
+  Status error;
+  std::string first = SubmitOrError({Job("a", kIntel), Job("b", kIntel)}, &error, "stories");
+  ASSERT_FALSE(first.empty()) << error.ToString();
+  std::string refused = SubmitOrError({Job("c", kIntel), Job("d", kIntel)}, &error, "stories");
+  EXPECT_TRUE(refused.empty());
+  EXPECT_EQ(error.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(error.message().find("repository 'stories' has 2 unfinished jobs"), std::string::npos)
+      << error.message();
+  // Another repository has its own budget.
+  EXPECT_FALSE(SubmitOrError({Job("e", kIntel), Job("f", kIntel)}, &error, "other").empty());
+  SchedulerLoad load = scheduler_->Load();
+  EXPECT_EQ(load.max_queued_per_repo, 3);
+  EXPECT_EQ(load.repositories["stories"].unfinished, 2);
+  EXPECT_EQ(load.repositories["stories"].refused_runs, 1);
+  EXPECT_EQ(load.repositories["other"].unfinished, 2);
+  EXPECT_EQ(load.queued, 4);
+
+  // Finished jobs free the budget; the count is rebuilt after a restart.
+  auto assigns = Assigns(Step(), "w");
+  ASSERT_EQ(assigns.size(), 1u);
+  Succeed(assigns[0]);
+  Restart();
+  EXPECT_EQ(scheduler_->Load().repositories["stories"].unfinished +
+                scheduler_->Load().repositories["other"].unfinished,
+            3);
+  EXPECT_EQ(scheduler_->Load().repositories["stories"].refused_runs, 0);  // since start
 }
 
 }  // namespace

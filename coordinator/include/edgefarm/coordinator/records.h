@@ -55,6 +55,9 @@ struct RunRecord {
   int64_t finished_at_ms = 0;  // 0 while not finished
   int priority = 50;           // 0..100; runs with a higher priority are served first
   int max_running = 0;         // most jobs of this run assigned or running at once; 0: no cap
+  // The registered repository a trigger started it for; "" for runs submitted directly (they
+  // share one admission bucket).
+  std::string repository;
 };
 
 struct InputRef {

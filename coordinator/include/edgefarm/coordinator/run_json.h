@@ -18,5 +18,9 @@ nlohmann::json RunDetailJson(const Scheduler& scheduler, const RunRecord& run);
 nlohmann::json JobJson(const Scheduler& scheduler, const JobRecord& job);
 // {"workers":[{"id","name","tags","slots","running","state","last_seen_ms"}]}
 nlohmann::json WorkersJson(const Scheduler& scheduler);
+// {"queued","unschedulable","active","max_queued_per_repo",
+//  "repositories":[{"repository","unfinished","refused_runs"}],
+//  "resource_groups":[{"name","unfinished"}]}; repository "" = direct submissions.
+nlohmann::json SchedulerLoadJson(const SchedulerLoad& load);
 
 }  // namespace edgefarm::coordinator

@@ -57,6 +57,10 @@ struct SchedulerOptions {
   // Most jobs waiting in one resource group's queue (behind the one that holds the group); a run
   // that would exceed it is refused at submission (ResourceExhausted).
   size_t resource_group_queue = 100;
+  // Admission: most unfinished jobs per repository (RunRecord::repository; direct submissions
+  // share the "" bucket). A run that would exceed it is refused whole (ResourceExhausted) and
+  // counted in Overload(). 0: no limit.
+  int64_t max_queued_per_repo = 10000;
   std::string blob_url;             // sent in Welcome
   std::string worker_token_sha256;  // Register.enrol_token must hash to this
 };
@@ -68,9 +72,24 @@ struct PlannedRun {
   std::string pipeline_file;
   std::string pipeline_yaml;
   std::map<std::string, std::string> files;
-  int priority = 50;    // pipeline `priority`
-  int max_running = 0;  // pipeline `concurrency`; 0: no cap
+  int priority = 50;       // pipeline `priority`
+  int max_running = 0;     // pipeline `concurrency`; 0: no cap
+  std::string repository;  // the repository a trigger runs it for; "" for direct submissions
   std::vector<JobRecord> jobs;
+};
+
+// What the scheduler has queued and what it refused, for GET /api/v1/scheduler.
+struct SchedulerLoad {
+  int64_t queued = 0;         // queued jobs (including those held by a resource group)
+  int64_t unschedulable = 0;  // no registered worker offers their tags
+  int64_t active = 0;         // assigned or running attempts
+  int64_t max_queued_per_repo = 0;
+  struct Repository {
+    int64_t unfinished = 0;    // jobs not in a terminal state
+    int64_t refused_runs = 0;  // since the coordinator started
+  };
+  std::map<std::string, Repository> repositories;  // "" = direct submissions
+  std::map<std::string, int64_t> resource_groups;  // unfinished jobs per group
 };
 
 struct Outbound {
@@ -145,6 +164,8 @@ class Scheduler {
   JobCount JobCounts(const std::string& run_id) const;
   std::vector<WorkerRecord> Workers() const;  // with live running counts in RunningCount()
   size_t RunningCount(const std::string& worker_id) const;
+
+  SchedulerLoad Load() const;
 
   // Protocol errors answered so far (bad shapes are counted by the transport loop instead).
   int64_t protocol_errors() const { return protocol_errors_; }
@@ -265,6 +286,9 @@ class Scheduler {
   // Resource group -> its unfinished jobs in submission order; the front one holds the group and
   // is the only one that may be in a ready queue (the others are queued but held here).
   std::unordered_map<std::string, std::deque<std::string>> groups_;
+  // Admission (scheduler_groups.cc): unfinished jobs and refused runs per repository.
+  std::map<std::string, SchedulerLoad::Repository> admission_;
+  Status Admit(const PlannedRun& planned);
   // Unschedulable jobs and since when (steady clock): re-evaluated when a worker registers, failed
   // after options_.unschedulable_deadline. Only these are visited, never every job.
   std::map<std::string, std::chrono::steady_clock::time_point> unschedulable_;
