@@ -9,6 +9,7 @@
 //   router that was restarted (a new router job starts from the recorded routing anyway).
 #include "edgefarm/coordinator/job_slot_control.h"
 
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -44,6 +45,10 @@ std::string Ended(const SlotJobView& view) {
 }  // namespace
 
 struct JobSlotControl::Impl {
+  // Serialises every public method: the promotion service calls from its tick thread and its
+  // HTTP handlers (router_url, SetFault). Never held while another thread waits on it for long:
+  // the longest hold is one HTTP call (http_timeout_ms).
+  mutable std::mutex mu;
   std::string environment;
   Tags tags;
   JobSlotDeps deps;
@@ -247,6 +252,7 @@ JobSlotControl::JobSlotControl(std::unique_ptr<Impl> impl) : impl_(std::move(imp
 JobSlotControl::~JobSlotControl() = default;
 
 void JobSlotControl::SetFault(const std::string& version, ServeFault fault) {
+  std::lock_guard lock(impl_->mu);
   if (fault.error_rate <= 0 && fault.latency_ms <= 0) {
     impl_->faults.erase(version);
   } else {
@@ -255,25 +261,30 @@ void JobSlotControl::SetFault(const std::string& version, ServeFault fault) {
 }
 
 std::string JobSlotControl::router_url() const {
+  std::lock_guard lock(impl_->mu);
   return impl_->router_ready_url;
 }
 
 std::string JobSlotControl::slot_url(Slot slot) const {
+  std::lock_guard lock(impl_->mu);
   auto it = impl_->records.find(std::string(serving::SlotName(slot)));
   return it == impl_->records.end() ? "" : it->second.url;
 }
 
 std::string JobSlotControl::slot_job(Slot slot) const {
+  std::lock_guard lock(impl_->mu);
   auto it = impl_->records.find(std::string(serving::SlotName(slot)));
   return it == impl_->records.end() ? "" : it->second.job_id;
 }
 
 std::string JobSlotControl::router_job() const {
+  std::lock_guard lock(impl_->mu);
   auto it = impl_->records.find(kRouter);
   return it == impl_->records.end() ? "" : it->second.job_id;
 }
 
 Status JobSlotControl::StartSlot(Slot slot, const std::string& version) {
+  std::lock_guard lock(impl_->mu);
   SlotRecord& record = impl_->Record(std::string(serving::SlotName(slot)));
   if (!record.url.empty()) {
     EF_ASSIGN_OR_RETURN(SlotJobView view, impl_->JobOf(record));
@@ -292,6 +303,7 @@ Status JobSlotControl::StartSlot(Slot slot, const std::string& version) {
 }
 
 Result<bool> JobSlotControl::SlotReady(Slot slot) {
+  std::lock_guard lock(impl_->mu);
   SlotRecord& record = impl_->Record(std::string(serving::SlotName(slot)));
   if (record.url.empty()) return FailedPrecondition("nothing was started in " + record.name);
   EF_ASSIGN_OR_RETURN(SlotJobView view, impl_->JobOf(record));
@@ -311,6 +323,7 @@ Result<bool> JobSlotControl::SlotReady(Slot slot) {
 }
 
 Status JobSlotControl::PreCheck(Slot slot) {
+  std::lock_guard lock(impl_->mu);
   SlotRecord& record = impl_->Record(std::string(serving::SlotName(slot)));
   if (record.url.empty()) return FailedPrecondition("nothing was started in " + record.name);
   EF_RETURN_IF_ERROR(impl_->Health(record));
@@ -324,6 +337,7 @@ Status JobSlotControl::PreCheck(Slot slot) {
 }
 
 Status JobSlotControl::StopSlot(Slot slot) {
+  std::lock_guard lock(impl_->mu);
   SlotRecord& record = impl_->Record(std::string(serving::SlotName(slot)));
   if (record.url.empty()) return Status::Ok();
   EF_ASSIGN_OR_RETURN(SlotJobView view, impl_->JobOf(record));
@@ -342,6 +356,7 @@ Status JobSlotControl::StopSlot(Slot slot) {
 }
 
 Status JobSlotControl::Route(Slot live, int candidate_weight) {
+  std::lock_guard lock(impl_->mu);
   if (candidate_weight < 0 || candidate_weight > 100) {
     return InvalidArgument("candidate weight must be 0..100");
   }
@@ -362,6 +377,7 @@ Status JobSlotControl::Route(Slot live, int candidate_weight) {
 }
 
 serving::SlotStats JobSlotControl::Stats(Slot slot) {
+  std::lock_guard lock(impl_->mu);
   serving::SlotStats stats;
   const SlotRecord& router = impl_->Record(kRouter);
   if (router.url.empty()) return stats;
@@ -379,6 +395,7 @@ serving::SlotStats JobSlotControl::Stats(Slot slot) {
 }
 
 void JobSlotControl::ResetStats(Slot slot) {
+  std::lock_guard lock(impl_->mu);
   const SlotRecord& router = impl_->Record(kRouter);
   if (router.url.empty()) return;
   Status s = impl_->Call("POST", router.url, "/router/reset",

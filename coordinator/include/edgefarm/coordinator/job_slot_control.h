@@ -23,9 +23,10 @@
 // re-submitted by SlotReady up to max_restarts times per StartSlot (a port taken between the
 // choice and the bind is the common cause), with a new port.
 //
-// Every method is idempotent. Thread-safety: none; the owner serialises calls (the promotion
-// service's loop). Never call it from inside with_scheduler. Failure: Status values; HTTP and
-// sqlite failures never throw.
+// Every method is idempotent. Thread-safety: every method may be called from any thread; calls
+// are serialised by an internal mutex (one may wait for another's HTTP call, at most
+// http_timeout_ms). Never call it from inside with_scheduler (it takes the coordinator's lock).
+// Failure: Status values; HTTP and sqlite failures never throw.
 #pragma once
 
 #include <spdlog/logger.h>
