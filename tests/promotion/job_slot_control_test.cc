@@ -99,6 +99,23 @@ TEST_F(JobSlotControlTest, UnknownVersionIsRefused) {
   EXPECT_TRUE(slots_->StopSlot(Slot::kBlue).ok());
 }
 
+TEST_F(JobSlotControlTest, ARouterJobThatEndedIsStartedAgainWithTheRecordedRouting) {
+  OpenSlots();
+  ASSERT_TRUE(slots_->StartSlot(Slot::kGreen, v1_).ok());
+  ASSERT_TRUE(BecomesReady(Slot::kGreen));
+  ASSERT_TRUE(WaitFor([&] { return slots_->Route(Slot::kGreen, 0).ok(); }, kLong));
+  const std::string first = slots_->router_job();
+  coordinator_->WithScheduler([&](Scheduler& s) { ASSERT_TRUE(s.CancelJob(first).ok()); });
+  ASSERT_TRUE(WaitFor([&] { return slots_->Route(Slot::kGreen, 0).ok(); }, kLong));
+  EXPECT_NE(slots_->router_job(), first);
+  EXPECT_EQ(JobState(first), "cancelled");
+  const nlohmann::json routing = Routing();
+  EXPECT_EQ(routing.value("live", ""), "green");
+  EXPECT_EQ(routing["slots"]["green"].value("upstream", ""), slots_->slot_url(Slot::kGreen));
+  EXPECT_EQ(Traffic(10).errors, 0);
+  EXPECT_EQ(slots_->Stats(Slot::kGreen).requests, 10u);
+}
+
 // A coordinator crash after a slot job was submitted but before its id reached the slot record
 // leaves a record without a job id (the marker written before submitting). Recovery adopts the
 // submitted run (same name, same port) instead of starting a second server.
