@@ -233,6 +233,12 @@ Result<std::unique_ptr<JobSlotControl>> JobSlotControl::Open(
     EF_ASSIGN_OR_RETURN(auto record, impl->store->Load(impl->environment, name));
     if (record) impl->records[name] = *record;
   }
+  // After a restart the router job usually still runs: show its URL at once if it answers.
+  if (auto it = impl->records.find(kRouter); it != impl->records.end() && !it->second.url.empty()) {
+    if (impl->Call("GET", it->second.url, "/router/status", "").ok()) {
+      impl->router_ready_url = it->second.url;
+    }
+  }
   bool created = false;
   EF_ASSIGN_OR_RETURN(impl->token, EnsureRouterToken(impl->deps.secrets_dir /
                                                          ("router-" + impl->environment + ".token"),

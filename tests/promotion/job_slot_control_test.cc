@@ -61,6 +61,7 @@ TEST_F(JobSlotControlTest, ServesRoutesCountsAndFindsItsJobsAfterACoordinatorRes
   RestartCoordinator();
   OpenSlots();
   EXPECT_EQ(slots_->slot_job(Slot::kBlue), blue_job);
+  EXPECT_EQ(slots_->router_url(), router_url) << "the running router is found by Open";
   ASSERT_TRUE(slots_->StartSlot(Slot::kBlue, v1_).ok());
   ASSERT_TRUE(slots_->StartSlot(Slot::kGreen, v2_).ok());
   EXPECT_EQ(slots_->slot_job(Slot::kBlue), blue_job);

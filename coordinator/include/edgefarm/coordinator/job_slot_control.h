@@ -87,7 +87,8 @@ class JobSlotControl : public SlotControl {
 
   // Fault injected into every serve job started for `version` from now on (drills, tests).
   void SetFault(const std::string& version, ServeFault fault);
-  // The router's URL; "" until the router job has answered GET /router/status.
+  // The router's URL; "" until the router job has answered GET /router/status (asked by Open
+  // when the records name a router, and by Route).
   std::string router_url() const;
   // The URL of a slot's server ("" when nothing runs there) and its job id (tests, API).
   std::string slot_url(serving::Slot slot) const;
