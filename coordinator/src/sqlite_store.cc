@@ -72,6 +72,9 @@ ALTER TABLE runs ADD COLUMN max_running INTEGER NOT NULL DEFAULT 0;
     {4, R"sql(
 CREATE INDEX runs_by_state ON runs(state, created_at_ms);
 DROP INDEX events_by_subject;
+)sql"},
+    // Admission per repository: a run's repository (its trigger's), "" for direct submissions.
+    {5, R"sql(
 ALTER TABLE runs ADD COLUMN repository TEXT NOT NULL DEFAULT '';
 )sql"},
 };

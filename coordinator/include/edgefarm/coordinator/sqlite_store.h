@@ -22,7 +22,7 @@ class StatementCache;  // sqlite_store.cc
 class SqliteStore final : public Store {
  public:
   // The version this build writes; docs/storage.md describes each version.
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& file);
   ~SqliteStore() override;
