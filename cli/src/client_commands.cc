@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "edgefarm/cli/matrix_table.h"
+#include "edgefarm/cli/promotion_commands.h"
 #include "edgefarm/pipelines/expand.h"
 #include "edgefarm/pipelines/pipeline_loader.h"
 
@@ -218,7 +219,11 @@ int RunVerbStatus(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
       args.positional.empty() ? "/api/v1/runs" : "/api/v1/runs/" + args.positional[0];
   auto reply = client.Get(path);
   if (!reply.ok()) return Fail(err, reply.status());
+  // One run: its gate verdicts, Pareto choice, staging and promotions (promotion_commands.h).
+  auto promotion = args.positional.empty() ? Result<nlohmann::json>(NotFound(""))
+                                            : client.Get(path + "/promotion");
   if (args.switches.count("--json")) {
+    if (promotion.ok()) (*reply)["promotion"] = *promotion;
     out << reply->dump(2) << "\n";
     return 0;
   }
@@ -242,6 +247,7 @@ int RunVerbStatus(const ParsedArgs& args, std::ostream& out, std::ostream& err) 
   }
   out << FormatTable({"job", "name", "state", "worker", "attempts"}, rows);
   out << "\n" << FormatMatrixTable(BuildMatrixRows(*reply, nullptr, names));
+  if (promotion.ok()) out << "\n" << FormatPromotionReport(*promotion);
   return 0;
 }
 

@@ -4,6 +4,7 @@
 
 #include "edgefarm/cli/admin_commands.h"
 #include "edgefarm/cli/client_commands.h"
+#include "edgefarm/cli/promotion_commands.h"
 #include "edgefarm/cli/up_command.h"
 #include "edgefarm/coordinator/coordinator_main.h"
 #include "edgefarm/worker/worker_main.h"
@@ -19,6 +20,8 @@ constexpr const char* kUsage =
     "  workers     list workers                logs JOB       print a job's log\n"
     "  token create --role R [--name N]        repos [list|add|trigger]\n"
     "  cancel RUN|JOB  stop a run or one job   drain WORKER   finish current jobs, take no more\n"
+    "  approve|reject RUN [--comment C]        rollback ENV [--reason R]   continue ENV\n"
+    "  history ENV [--json]                    environments [--json]\n"
     "See docs/cli.md.\n";
 
 }  // namespace
@@ -39,6 +42,10 @@ int main(int argc, char** argv) {
   }
   if (verb == "token" || verb == "repos" || verb == "drain") {
     return edgefarm::cli::RunAdminCommand(argc - 1, argv + 1, std::cout, std::cerr);
+  }
+  if (verb == "approve" || verb == "reject" || verb == "rollback" || verb == "continue" ||
+      verb == "history" || verb == "environments") {
+    return edgefarm::cli::RunPromotionCommand(argc - 1, argv + 1, std::cout, std::cerr);
   }
   if (verb == "--help" || verb == "-h" || verb == "help") {
     std::cout << kUsage;

@@ -17,6 +17,7 @@
 #include "edgefarm/cli/child_process.h"
 #include "edgefarm/cli/client_commands.h"
 #include "edgefarm/cli/matrix_table.h"
+#include "edgefarm/cli/promotion_commands.h"
 #include "edgefarm/cli/status_printer.h"
 #include "edgefarm/coordinator/pareto_report.h"
 #include "edgefarm/worker/hardware_detector.h"
@@ -171,9 +172,16 @@ int Report(std::ostream& err, const Status& status) {
   return status.code() == StatusCode::kCancelled ? 130 : 1;
 }
 
-// Everything after the farm is up: submit, watch, print the table. Returns the run's state.
-Result<std::string> RunPipeline(ApiClient& client, const UpFlags& flags, StatusPrinter& printer,
-                                SignalPause& pause) {
+struct RunOutcome {
+  std::string run_id;
+  std::string state;
+  nlohmann::json promotion;  // GET /runs/{id}/promotion after staging; null when unavailable
+};
+
+// Everything after the farm is up: submit, watch, print the table, wait for staging and print
+// the verdicts, the Pareto choice and the staging measurements the coordinator stored.
+Result<RunOutcome> RunPipeline(ApiClient& client, const UpFlags& flags, StatusPrinter& printer,
+                               SignalPause& pause) {
   EF_ASSIGN_OR_RETURN(std::string run_id, SubmitPipeline(client, flags.pipeline, &printer));
   printer.Message("run " + run_id + " submitted (" + flags.pipeline.string() + ")");
   EF_ASSIGN_OR_RETURN(nlohmann::json run,
@@ -192,7 +200,42 @@ Result<std::string> RunPipeline(ApiClient& client, const UpFlags& flags, StatusP
   }
   const std::string state = run.value("state", "");
   printer.Message("run " + run_id + " " + state);
-  return state;
+  RunOutcome outcome{run_id, state, nullptr};
+  auto promotion = WaitForStaging(client, run_id, [&](auto d) { return pause(d); });
+  if (promotion.ok()) {
+    printer.Block("\nPromotion (stored by the coordinator):\n" + FormatPromotionReport(*promotion));
+    outcome.promotion = std::move(promotion).value();
+  } else if (promotion.status().code() == StatusCode::kCancelled) {
+    return promotion.status();
+  } else {
+    printer.Message("(promotion unavailable: " + promotion.status().message() + ")");
+  }
+  return outcome;
+}
+
+// Without --once: a release-manager token (not the submitter's), the exact approve command, then
+// the promotion's phases and ramp steps as they happen. Returns whether every promotion succeeded.
+Result<bool> AwaitApprovalAndFollow(ApiClient& client, const Farm& farm, const RunOutcome& run,
+                                    StatusPrinter& printer, SignalPause& pause) {
+  EF_ASSIGN_OR_RETURN(fs::path token, EnsureReleaseManagerToken(client, farm.data));
+  printer.Message("release-manager token (not the submitter's): " + token.string() +
+                  " (mode 0600)");
+  printer.Message("awaiting approval; in another terminal run:\n  " + SelfExecutable().string() +
+                  " approve " + run.run_id + " --data " + farm.data.string() + " --token-file " +
+                  token.string() + " --comment \"looks good\"");
+  EF_ASSIGN_OR_RETURN(
+      nlohmann::json final_state,
+      FollowPromotions(client, run.run_id, printer, [&](auto d) { return pause(d); }));
+  bool all_succeeded = true;
+  const nlohmann::json targets = final_state.value("targets", nlohmann::json::object());
+  for (const auto& [target, entry] : targets.items()) {
+    if (!entry.contains("promotion") || !entry["promotion"].is_object()) continue;
+    const std::string environment = entry["promotion"].value("environment", "");
+    all_succeeded = all_succeeded && entry["promotion"].value("phase", "") == "succeeded";
+    auto history = client.Get("/api/v1/environments/" + environment + "/history");
+    if (history.ok()) printer.Block("\nLedger of " + environment + ":\n" + FormatHistory(*history));
+  }
+  return all_succeeded;
 }
 
 }  // namespace
@@ -254,23 +297,35 @@ int RunUpCommand(int argc, char** argv, std::ostream& out, std::ostream& err) {
   auto zmq = ReadEndpoint(farm.data, "zmq");
   auto http = ReadEndpoint(farm.data, "http");
   if (!zmq.ok() || !http.ok()) return Report(err, zmq.ok() ? http.status() : zmq.status());
-  printer.Message("coordinator: " + *zmq + ", HTTP API " + *http + "  (data " +
-                  farm.data.string() + ")");
+  printer.Message("coordinator: " + *zmq + ", HTTP API " + *http + "  (data " + farm.data.string() +
+                  ")");
   if (Status s = StartWorkers(farm, *flags, *zmq); !s.ok()) return Report(err, s);
   ApiClient client(ServerConfig{*http, ReadTrimmed(farm.data / "admin.token")});
   if (Status s = WaitForWorkers(client, farm, flags->workers, pause); !s.ok()) {
     return Report(err, s);
   }
   printer.Message(std::to_string(flags->workers) + " worker(s) registered");
-  auto state = RunPipeline(client, *flags, printer, pause);
-  if (!state.ok()) return Report(err, state.status());
-  if (!flags->once) {
+  auto run = RunPipeline(client, *flags, printer, pause);
+  if (!run.ok()) return Report(err, run.status());
+  bool promoted = true;
+  if (AwaitsApproval(run->promotion)) {
+    if (flags->once) {
+      printer.Message(
+          "awaiting approval (up --once stops here; without --once, up waits for "
+          "`edgefarm approve " +
+          run->run_id + "` and follows the ramp)");
+    } else {
+      auto followed = AwaitApprovalAndFollow(client, farm, *run, printer, pause);
+      if (!followed.ok()) return Report(err, followed.status());
+      promoted = *followed;
+    }
+  } else if (!flags->once) {
     printer.Message("farm still running; press Ctrl-C to stop it");
     pause.WaitForever();
   }
   printer.Message("stopping the farm");
   farm.Stop();
-  return *state == "succeeded" ? 0 : 1;
+  return run->state == "succeeded" && promoted ? 0 : 1;
 }
 
 }  // namespace edgefarm::cli

@@ -17,6 +17,7 @@
 #include "edgefarm/coordinator/control_store.h"
 #include "edgefarm/coordinator/http_api.h"
 #include "edgefarm/coordinator/log_store.h"
+#include "edgefarm/coordinator/promotion_service.h"
 #include "edgefarm/coordinator/repo_registry.h"
 #include "edgefarm/coordinator/sqlite_store.h"
 #include "edgefarm/coordinator/tokens.h"
@@ -143,6 +144,8 @@ Status Coordinator::Start() {
   ctx.tokens = tokens_.get();
   ctx.control = control_.get();
   ctx.triggers = triggers_.get();
+  EF_RETURN_IF_ERROR(StartPromotions());
+  ctx.promotions = promotions_.get();
   ctx.clock = clock_;
   ctx.bad_frames = &bad_frames_;
   ctx.native_target = options_.native_target;
@@ -184,7 +187,21 @@ Result<std::string> Coordinator::SubmitRun(PlannedRun planned, std::chrono::mill
   return run_id;
 }
 
+Status Coordinator::StartPromotions() {
+  PromotionServiceOptions options;
+  options.with_scheduler = [this](const std::function<void(Scheduler&)>& fn) { WithScheduler(fn); };
+  options.blobs = blobs_.get();
+  options.data_dir = options_.data_dir;
+  options.clock = clock_;
+  options.logger = logger_;
+  options.slots = JobSlotFactory(options);
+  if (options_.promotion_setup) options_.promotion_setup(options);
+  promotions_ = std::make_unique<PromotionService>(std::move(options));
+  return promotions_->Start();
+}
+
 void Coordinator::Stop() {
+  if (promotions_) promotions_->Stop();
   stop_ = true;
   if (loop_.joinable()) loop_.join();
   if (http_) http_->Stop();

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <thread>
 
+#include "edgefarm/coordinator/promotion_service.h"
 #include "edgefarm/coordinator/run_json.h"
 #include "edgefarm/coordinator/run_planner.h"
 #include "http_api_internal.h"
@@ -230,7 +231,8 @@ void HttpApi::Impl::ServeBlob(const std::string& digest, const std::string& down
 }
 
 void HttpApi::Impl::PostRun(const Request& req, Response& res) {
-  if (!Authorize(req, res, Permission::kSubmit)) return;
+  auto who = Authorize(req, res, Permission::kSubmit);
+  if (!who) return;
   if (req.body.size() > ctx.max_request_bytes) {
     SendError(res, 413, "too_large",
               "request body exceeds " + std::to_string(ctx.max_request_bytes) + " bytes");
@@ -253,6 +255,12 @@ void HttpApi::Impl::PostRun(const Request& req, Response& res) {
   } else {
     std::lock_guard lock(*ctx.mu);
     run_id = ctx.scheduler->SubmitRun(std::move(planned).value());
+  }
+  if (run_id.ok() && ctx.promotions != nullptr) {
+    // The submitter may not approve the run's promotions. Outside the scheduler lock: the
+    // promotion service takes its own lock first, then that one.
+    Status noted = ctx.promotions->NoteSubmitter(*run_id, ActorName(*who));
+    if (!noted.ok()) ctx.logger->error("run {}: {}", *run_id, noted.ToString());
   }
   if (run_id.status().code() == StatusCode::kResourceExhausted) {
     // Admission limit or a full resource group: overload, reported (GET /api/v1/scheduler).
@@ -439,6 +447,7 @@ void HttpApi::Impl::Routes() {
     SendJson(res, 200, SchedulerLoadJson(ctx.scheduler->Load()));
   });
   ControlRoutes();
+  PromotionRoutes();
 }
 
 HttpApi::HttpApi(ApiContext context) : impl_(std::make_unique<Impl>()) {

@@ -28,6 +28,9 @@ std::optional<json> JsonBody(const Request& req, Response& res);
 
 namespace edgefarm::coordinator {
 
+// "<token name>:<token id>": who submitted a run or decided on a promotion (never the token).
+std::string ActorName(const TokenIdentity& who);
+
 struct HttpApi::Impl {
   ApiContext ctx;
   httplib::Server server;
@@ -39,6 +42,7 @@ struct HttpApi::Impl {
 
   void Routes();
   void ControlRoutes();  // http_api_control.cc
+  void PromotionRoutes();  // http_api_promotion.cc
   void PutBlob(const httplib::Request& req, httplib::Response& res,
                const httplib::ContentReader& reader);
   void GetBlob(const httplib::Request& req, httplib::Response& res);

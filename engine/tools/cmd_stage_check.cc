@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
 
@@ -71,6 +72,34 @@ int RunStageCheck(int argc, char** argv) {
   }
   log->info("stage {}: {}/stage-result.json", report->passed ? "passed" : "FAILED", out_dir);
   return report->passed ? 0 : 1;
+}
+
+int RunStageJob(const char* job_path, const std::string& out_dir) {
+  auto log = spdlog::get("stage") ? spdlog::get("stage") : spdlog::stderr_color_mt("stage");
+  auto job = serving::LoadStageJob(job_path);
+  if (!job.ok()) {
+    log->error("{}", job.status().ToString());
+    return 2;
+  }
+  auto report = serving::RunStageChecks(*job, serving::StageOptions{}, log);
+  if (!report.ok()) {
+    log->error("{}", report.status().ToString());
+    return 1;
+  }
+  if (Status s = serving::WriteStageResult(*report, out_dir); !s.ok()) {
+    log->error("{}", s.ToString());
+    return 1;
+  }
+  std::error_code ec;
+  std::filesystem::copy_file(std::filesystem::path(out_dir) / "stage-result.json",
+                             std::filesystem::path(out_dir) / "result.json",
+                             std::filesystem::copy_options::overwrite_existing, ec);
+  if (ec) {
+    log->error("cannot write result.json: {}", ec.message());
+    return 1;
+  }
+  log->info("stage {}: {}/stage-result.json", report->passed ? "passed" : "FAILED", out_dir);
+  return 0;
 }
 
 }  // namespace edgefarm::engine::tools

@@ -35,6 +35,8 @@ class BlobStore;
 class ControlStore;
 class HttpApi;
 class LogStore;
+class PromotionService;
+struct PromotionServiceOptions;
 class SqliteStore;
 class TokenSet;
 class Transport;
@@ -56,6 +58,9 @@ struct CoordinatorOptions {
   std::filesystem::path repos_file;
   // How often the trigger thread re-checks poll deadlines (time itself comes from the Clock).
   std::chrono::milliseconds trigger_wake_interval{100};
+  // Adjusts the promotion service's options before it starts (tests: in-process slots, short
+  // phase timings). Empty: the defaults (promotion_service.h).
+  std::function<void(PromotionServiceOptions&)> promotion_setup;
 };
 
 class Coordinator {
@@ -97,6 +102,7 @@ class Coordinator {
  private:
   Status OpenData();
   Status OpenControl();
+  Status StartPromotions();  // promotion_service.h; its thread runs until Stop()
   Status WriteEndpoints() const;
   void Loop();
   void HandleInbound(const std::string& identity, const std::vector<std::string>& frames);
@@ -117,6 +123,7 @@ class Coordinator {
   std::unique_ptr<HttpApi> http_;
   std::unique_ptr<ControlStore> control_;     // tokens, audit, repositories (DATA/control.db)
   std::unique_ptr<TriggerService> triggers_;  // webhooks and polling
+  std::unique_ptr<PromotionService> promotions_;  // verdicts, staging, promotions (issue 6)
 
   std::string zmq_endpoint_;
   std::string http_url_;

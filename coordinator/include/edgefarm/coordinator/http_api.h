@@ -36,6 +36,8 @@
 
 namespace edgefarm::coordinator {
 
+class PromotionService;
+
 // What the handlers share with the coordinator. Everything outlives the HttpApi.
 struct ApiContext {
   std::mutex* mu = nullptr;  // guards *scheduler
@@ -48,6 +50,7 @@ struct ApiContext {
   TokenSet* tokens = nullptr;          // POST /tokens adds to it
   ControlStore* control = nullptr;     // tokens, audit, repositories, run provenance
   TriggerService* triggers = nullptr;  // webhooks and manual triggers
+  PromotionService* promotions = nullptr;  // issue 6 routes; nullptr: not served
   const Clock* clock = nullptr;
   const std::atomic<int64_t>* bad_frames = nullptr;
   std::string native_target;
