@@ -59,7 +59,7 @@ void Verdicts(const json& promotion, std::ostringstream& out) {
 void Choice(const std::string& target, const json& entry, std::ostringstream& out) {
   const json& rec = entry.contains("recommendation") ? entry["recommendation"] : json();
   const std::string cell = Str(rec, "job_name");
-  out << "  Pareto choice: " << (cell.empty() ? "none" : cell);
+  out << "  " << target << ": " << (cell.empty() ? "none" : cell);
   if (!Str(rec, "scheme").empty()) out << " (" << Str(rec, "scheme") << ")";
   if (cell.empty()) out << " - " << Str(entry, "reason");
   out << "\n";
@@ -67,7 +67,6 @@ void Choice(const std::string& target, const json& entry, std::ostringstream& ou
   for (const auto& beat : rec.value("beat", json::array())) {
     if (beat.is_string()) out << "    beat " << beat.get<std::string>() << "\n";
   }
-  (void)target;
 }
 
 void Staging(const json& entry, std::ostringstream& out) {
@@ -103,8 +102,12 @@ std::string FormatPromotionLine(const json& p) {
     if (p.contains("weight")) out << " (" << p["weight"].dump() << "% on the candidate)";
   }
   out << "; candidate " << Short(Str(p, "candidate_version")) << " in " << Str(p, "candidate_slot")
-      << ", live " << Short(Str(p, "live_version"));
-  if (!Str(p, "live_slot").empty()) out << " in " << Str(p, "live_slot");
+      << ", live ";
+  if (Str(p, "live_version").empty()) {
+    out << "(none: first deploy)";
+  } else {
+    out << Short(Str(p, "live_version")) << " in " << Str(p, "live_slot");
+  }
   if (!Str(p, "reason").empty()) out << " - " << Str(p, "reason");
   return out.str();
 }
@@ -117,23 +120,25 @@ std::string FormatPromotionReport(const json& promotion) {
   }
   Verdicts(promotion, out);
   const json targets = promotion.value("targets", json::object());
+  out << "Pareto choice per target:\n";
+  for (const auto& [target, entry] : targets.items()) Choice(target, entry, out);
   for (const auto& [target, entry] : targets.items()) {
     out << "Target " << target << ": " << Str(entry, "status");
-    if (!Str(entry, "environment").empty())
+    if (!Str(entry, "environment").empty()) {
       out << " (environment " << Str(entry, "environment") << ")";
+    }
+    if (!Str(entry, "reason").empty()) out << " - " << Str(entry, "reason");
     out << "\n";
-    Choice(target, entry, out);
     Staging(entry, out);
-    if (entry.contains("promotion") && entry["promotion"].is_object()) {
-      const json& p = entry["promotion"];
-      out << "  " << FormatPromotionLine(p) << "\n";
-      if (Str(p, "phase") == "awaiting_approval") {
-        const json approval = p.value("approval", json::object());
-        out << "  awaiting approval by a " << Str(approval, "role") << " (not "
-            << Str(promotion, "submitted_by") << ", who submitted the run):\n"
-            << "    edgefarm approve " << Str(promotion, "run_id")
-            << " --comment \"...\"   (or: edgefarm reject " << Str(promotion, "run_id") << ")\n";
-      }
+    if (!entry.contains("promotion") || !entry["promotion"].is_object()) continue;
+    const json& p = entry["promotion"];
+    out << "  " << FormatPromotionLine(p) << "\n";
+    if (Str(p, "phase") == "awaiting_approval") {
+      const json approval = p.value("approval", json::object());
+      out << "  awaiting approval by a " << Str(approval, "role") << " (not "
+          << Str(promotion, "submitted_by") << ", who submitted the run):\n"
+          << "    edgefarm approve " << Str(promotion, "run_id")
+          << " --comment \"...\"   (or: edgefarm reject " << Str(promotion, "run_id") << ")\n";
     }
   }
   return out.str();

@@ -96,7 +96,7 @@ Result<fs::path> EnsureReleaseManagerToken(ApiClient& admin, const fs::path& dat
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0600);
   if (fd < 0) return IoError("cannot create " + path.string());
   auto reply =
-      admin.Post("/api/v1/tokens", {{"role", "release-manager"}, {"name", "release-manager (up)"}});
+      admin.Post("/api/v1/tokens", {{"role", "release-manager"}, {"name", "release-manager-up"}});
   std::string token = reply.ok() ? Str(*reply, "token") : "";
   const std::string line = token + "\n";
   const bool written =

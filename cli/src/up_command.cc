@@ -191,24 +191,23 @@ Result<RunOutcome> RunPipeline(ApiClient& client, const UpFlags& flags, StatusPr
   std::string table = FormatMatrixTable(BuildMatrixRows(run, gates, FetchWorkerNames(client)));
   printer.Block(table.insert(0, 1, '\n'));
   if (!gates) printer.Message("(gate verdicts unavailable: " + pipeline.status().message() + ")");
-  if (pipeline.ok()) {
-    auto jobs = coordinator::EngineJobsFromRunJson(run);
-    std::vector<const coordinator::JobRecord*> ptrs;
-    for (const auto& job : jobs) ptrs.push_back(&job);
-    printer.Block(coordinator::FormatChoiceReport(coordinator::Recommend(
-        coordinator::JudgeCells(pipeline->gates, ptrs), pipeline->recipes.olive.weights)));
-  }
   const std::string state = run.value("state", "");
   printer.Message("run " + run_id + " " + state);
   RunOutcome outcome{run_id, state, nullptr};
   auto promotion = WaitForStaging(client, run_id, [&](auto d) { return pause(d); });
   if (promotion.ok()) {
-    printer.Block("\nPromotion (stored by the coordinator):\n" + FormatPromotionReport(*promotion));
+    printer.Block("\n" + FormatPromotionReport(*promotion));
     outcome.promotion = std::move(promotion).value();
   } else if (promotion.status().code() == StatusCode::kCancelled) {
     return promotion.status();
-  } else {
-    printer.Message("(promotion unavailable: " + promotion.status().message() + ")");
+  } else if (pipeline.ok()) {
+    // The coordinator's view is unavailable: compute the choice here from the run's records.
+    printer.Message("(stored promotion unavailable: " + promotion.status().message() + ")");
+    auto jobs = coordinator::EngineJobsFromRunJson(run);
+    std::vector<const coordinator::JobRecord*> ptrs;
+    for (const auto& job : jobs) ptrs.push_back(&job);
+    printer.Block(coordinator::FormatChoiceReport(coordinator::Recommend(
+        coordinator::JudgeCells(pipeline->gates, ptrs), pipeline->recipes.olive.weights)));
   }
   return outcome;
 }
