@@ -22,6 +22,7 @@ constexpr const char* kUsage =
     "                            [--repos FILE] [--heartbeat D] [--lease-ttl D]\n"
     "                            [--accept-window D] [--missed-heartbeats N] [--timeout-grace D]\n"
     "                            [--unschedulable-deadline D] [--restart-grace D]\n"
+    "                            [--max-queued-per-repo N] [--resource-group-queue N]\n"
     "  D is a duration: 500ms, 30s, 10m, 2h (0 turns --unschedulable-deadline off)\n";
 
 std::optional<int> ParseInt(const std::string& text) {
@@ -77,6 +78,16 @@ std::string SetSchedulerFlag(const std::string& flag, const std::string& value,
         std::chrono::milliseconds(*ms);
     return "";
   }
+  if (flag == "--max-queued-per-repo" || flag == "--resource-group-queue") {
+    auto n = ParseInt(value);  // admission limit (0: none) / jobs waiting per resource group
+    if (!n) return flag + " wants a non-negative integer";
+    if (flag == "--max-queued-per-repo") {
+      scheduler.max_queued_per_repo = *n;
+    } else {
+      scheduler.resource_group_queue = static_cast<size_t>(*n);
+    }
+    return "";
+  }
   if (flag == "--missed-heartbeats") {
     auto n = ParseInt(value);
     if (!n || *n < 1 || *n > 1000) return flag + " wants a number from 1 to 1000";
@@ -96,6 +107,7 @@ std::string SetSchedulerFlag(const std::string& flag, const std::string& value,
 
 bool IsSchedulerFlag(const std::string& flag) {
   return flag == "--heartbeat-ms" || flag == "--lease-ttl-ms" || flag == "--missed-heartbeats" ||
+         flag == "--max-queued-per-repo" || flag == "--resource-group-queue" ||
          DurationFlags().count(flag) > 0;
 }
 
