@@ -4,10 +4,10 @@
 // - A run's progress is one JSON record (RunPromotionStore), replaced whole and committed before
 //   the service acts on it (a stage job is submitted, then the record naming it is saved: a crash
 //   in between resubmits, which costs a duplicate check, never a lost one).
-// - Runs are found by a scan of the scheduler's runs at most once a second, under the
-//   coordinator's lock, only to copy ids; everything else works on copies outside that lock.
-//   Runs that had finished before the service first saw them are left alone (a restart must not
-//   stage history), and so are the service's own runs ("stage/..." and "env/...").
+// - The runs it drives are those submitted through the API (NoteSubmitter, durable before the
+//   run is acknowledged), never a scan of every run: listing runs reads the finished ones from
+//   sqlite, far too costly to repeat. Its own runs ("stage/..." and "env/...") are never noted.
+//   Scheduler reads happen under the coordinator's lock only to copy records out.
 // - Per target the record walks: no_candidate | staging → staged | stage_failed | stage_error →
 //   waiting_for_environment → promoting | not_promoted. Nothing is done twice.
 #include "edgefarm/coordinator/promotion_service.h"
@@ -25,12 +25,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr auto kDiscoveryInterval = std::chrono::seconds(1);
 constexpr int kStageTimeoutSeconds = 900;
-
-bool IsServiceRun(const std::string& name) {
-  return name.rfind("stage/", 0) == 0 || name.rfind("env/", 0) == 0;
-}
 
 bool IsFinal(RunState state) {
   return state == RunState::kSucceeded || state == RunState::kFailed ||
@@ -85,12 +80,6 @@ Status PromotionService::OpenStores() {
     json record = json::parse(row.record_json, nullptr, false);
     records_[row.run_id] = record.is_object() ? record : json(nullptr);
   }
-  // Runs that finished before this start and have no record are history, not work.
-  options_.with_scheduler([&](Scheduler& scheduler) {
-    for (const RunRecord* run : scheduler.Runs()) {
-      if (IsFinal(run->state) && !records_.count(run->id)) seen_runs_.insert(run->id);
-    }
-  });
   return Status::Ok();
 }
 
@@ -133,7 +122,6 @@ Status PromotionService::NoteSubmitter(const std::string& run_id, const std::str
 void PromotionService::Tick() {
   std::lock_guard lock(mu_);
   if (!store_) return;
-  DiscoverRuns();
   std::vector<std::string> ids;
   for (const auto& [id, record] : records_) ids.push_back(id);
   for (const auto& id : ids) {
@@ -151,25 +139,6 @@ void PromotionService::Tick() {
   AdvanceMachines();
 }
 
-void PromotionService::DiscoverRuns() {
-  // A rate limit on real time, not logic: the injected clock may stand still in tests.
-  const auto now = std::chrono::steady_clock::now();
-  if (last_discovery_ != std::chrono::steady_clock::time_point() &&
-      now - last_discovery_ < kDiscoveryInterval) {
-    return;
-  }
-  last_discovery_ = now;
-  std::vector<std::string> fresh;
-  options_.with_scheduler([&](Scheduler& scheduler) {
-    for (const RunRecord* run : scheduler.Runs()) {
-      if (seen_runs_.count(run->id) || records_.count(run->id)) continue;
-      seen_runs_.insert(run->id);
-      if (!IsServiceRun(run->name)) fresh.push_back(run->id);
-    }
-  });
-  for (const auto& id : fresh) records_[id] = nullptr;
-}
-
 void PromotionService::Evaluate(const std::string& run_id) {
   std::optional<RunView> view;
   options_.with_scheduler([&](Scheduler& scheduler) {
@@ -180,7 +149,6 @@ void PromotionService::Evaluate(const std::string& run_id) {
     for (const JobRecord* job : scheduler.JobsOf(run_id)) view->jobs.push_back(*job);
   });
   if (!view) return;  // still running (or not known yet)
-  seen_runs_.insert(run_id);
   json record = {{"run_id", run_id},
                  {"run_name", view->run.name},
                  {"run_state", ToString(view->run.state)},
@@ -331,7 +299,6 @@ void PromotionService::SubmitStage(const std::string& run_id, const std::string&
                   stage_run.status().ToString());
     return;  // retried on the next tick
   }
-  seen_runs_.insert(*stage_run);
   staging["state"] = "submitted";
   staging["run_id"] = *stage_run;
   staging["job_id"] = *stage_run + "-0";

@@ -1,7 +1,7 @@
 // The coordinator's promotion driver (issue 6): from a finished run to a version serving an
 // environment.
 //
-// For every finished run with engine cells the service
+// For every run submitted through the API (NoteSubmitter), once it has finished, the service
 //   1. judges the cells (JudgeCells) and picks a recommended cell per target (Recommend), and
 //      stores both in DATA/promotion.db (table run_promotions, docs/storage.md);
 //   2. for each target with a recommended cell and a pipeline `staging:` section, submits the
@@ -112,8 +112,9 @@ class PromotionService {
   Status Start();
   void Stop();  // idempotent
 
-  // Records who submitted a run (durable when it returns); its promotions refuse that user's
-  // approval. Runs with no recorded submitter (git triggers) name none.
+  // Records who submitted a run (durable when it returns) and makes the run one the service
+  // drives; its promotions refuse that user's approval. Runs started otherwise (git triggers,
+  // WithScheduler) are not driven.
   Status NoteSubmitter(const std::string& run_id, const std::string& user);
 
   // One pass of the work the thread does (tests with a ManualClock call it directly).
@@ -143,7 +144,6 @@ class PromotionService {
   Status OpenStores();
   Status ResumeStored();
   void Loop();
-  void DiscoverRuns();
   void Evaluate(const std::string& run_id);
   void AdvanceRun(const std::string& run_id, nlohmann::json& record);
   bool AdvanceTarget(const std::string& run_id, const std::string& target, nlohmann::json& record);
@@ -165,13 +165,11 @@ class PromotionService {
   std::unique_ptr<RunPromotionStore> store_;
   serving::SigningKeyPair key_;
   std::map<std::string, nlohmann::json> records_;                   // run id -> record (unfinished)
-  std::set<std::string> seen_runs_;                                 // runs already looked at
   std::map<std::string, std::string> submitters_;                   // run id -> user
   std::map<std::string, std::unique_ptr<EnvironmentSlots>> slots_;  // by environment
   std::map<std::string, std::unique_ptr<PromotionMachine>> machines_;  // by environment
   // Faults asked for before the environment had slots, applied when they are opened.
   std::map<std::string, std::map<std::string, SlotFault>> pending_faults_;
-  std::chrono::steady_clock::time_point last_discovery_;
 
   std::mutex wake_mu_;
   std::condition_variable wake_;
