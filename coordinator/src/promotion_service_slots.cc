@@ -53,7 +53,7 @@ SlotFactory JobSlotFactory(const PromotionServiceOptions& options) {
   deps.state_db = options.data_dir / "promotion.db";
   deps.clock = options.clock;
   deps.logger = options.logger;
-  deps.engine = EngineNextToSelf();
+  deps.engine = options.engine.empty() ? EngineNextToSelf() : options.engine;
   return [deps](const std::string& environment, const std::map<std::string, std::string>& tags)
              -> Result<std::unique_ptr<EnvironmentSlots>> {
     EF_ASSIGN_OR_RETURN(auto slots, JobSlotControl::Open(environment, tags, deps));

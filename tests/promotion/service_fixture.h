@@ -215,10 +215,15 @@ class PromotionServiceTest : public ::testing::Test {
     options_.data_dir = data_;
     options_.native_target = worker::NativeTarget(worker::DetectHardware());
     options_.promotion_setup = [this](PromotionServiceOptions& o) {
-      o.slots = [this](const std::string&, const std::map<std::string, std::string>&)
-          -> Result<std::unique_ptr<EnvironmentSlots>> {
-        return std::unique_ptr<EnvironmentSlots>(std::make_unique<BlobSlotsView>(slots_.get()));
-      };
+      if (job_slots_) {  // the coordinator's own slots, running the engine under test
+        o.engine = engine_.string();
+        o.slots = JobSlotFactory(o);
+      } else {
+        o.slots = [this](const std::string&, const std::map<std::string, std::string>&)
+            -> Result<std::unique_ptr<EnvironmentSlots>> {
+          return std::unique_ptr<EnvironmentSlots>(std::make_unique<BlobSlotsView>(slots_.get()));
+        };
+      }
       o.tick_interval = std::chrono::milliseconds(20);
       o.limits.min_requests = 5;
       o.limits.p95_floor_ms = 1000;  // scheduler noise on a shared machine must not fail a step
@@ -227,7 +232,8 @@ class PromotionServiceTest : public ::testing::Test {
     StartCoordinator();
     worker_ = std::make_unique<ChildProcess>(
         std::vector<std::string>{edgefarm_.string(), "worker", "--coordinator", zmq_, "--name",
-                                 "w1", "--cache", (dir_.path() / "cache").string(), "--token-file",
+                                 "w1", "--slots", job_slots_ ? "4" : "1", "--cache",
+                                 (dir_.path() / "cache").string(), "--token-file",
                                  (data_ / "worker.token").string(), "--engine", engine_.string()},
         dir_.path() / "worker.log");
     ASSERT_TRUE(worker_->started());
@@ -336,9 +342,16 @@ class PromotionServiceTest : public ::testing::Test {
     return ok ? last["targets"].begin().value() : json(nullptr);
   }
 
+  // Completions through the environment's router (the test's, or the router job's).
   void Traffic(int requests) {
     serving::LoadOptions load;
     load.url = slots_->router().base_url();
+    if (job_slots_) {
+      json envs = Get("/api/v1/environments");
+      ASSERT_TRUE(envs.contains("environments") && !envs["environments"].empty());
+      load.url = envs["environments"][0].value("router_url", "");
+      ASSERT_FALSE(load.url.empty()) << envs.dump(2);
+    }
     load.body = R"({"prompt":"Once upon a time","max_tokens":2,"temperature":0})";
     load.concurrency = 4;
     load.requests = requests;
@@ -348,11 +361,28 @@ class PromotionServiceTest : public ::testing::Test {
   // Sends traffic through the router (enough for the 10 % step to give the candidate more than
   // min_requests), passes the hold, waits for the machine to leave `step`.
   void PassStep(const std::string& run, int step) {
+    if (job_slots_) {
+      // The router job applies the step's weight on a later tick than the phase change.
+      const int weight = std::vector<int>{10, 50, 100}.at(step);
+      ASSERT_TRUE(edgefarm::testing::WaitFor([&] {
+        json envs = Get("/api/v1/environments");
+        if (!envs.contains("environments") || envs["environments"].empty()) return false;
+        const std::string url = envs["environments"][0].value("router_url", "");
+        if (url.empty()) return false;
+        httplib::Client router(url);
+        auto res = router.Get("/router/status");
+        if (!res || res->status != 200) return false;
+        json status = json::parse(res->body, nullptr, false);
+        return status.is_object() && status.value("candidate_weight", -1) == weight;
+      })) << "the router never took weight "
+          << weight;
+    }
     Traffic(120);
     clock_.Advance(std::chrono::seconds(61));
     WaitTarget(run, [&](const json& t) { return Phase(t) != "ramping" || Step(t) > step; });
   }
 
+  bool job_slots_ = false;  // set before SetUp: slots are serve and route jobs on the worker
   edgefarm::testing::TempDir dir_;
   fs::path data_, edgefarm_, engine_, stable_model_;
   std::string stable_, admin_, zmq_, model_digest_, text_digest_;

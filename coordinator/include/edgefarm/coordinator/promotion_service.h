@@ -79,7 +79,10 @@ struct PromotionServiceOptions {
   std::filesystem::path data_dir;  // DATA: promotion.db and signing.key
   const Clock* clock = nullptr;
   std::shared_ptr<spdlog::logger> logger;
-  SlotFactory slots;  // empty: promotions are recorded but cannot start (phase stays starting)
+  SlotFactory slots;  // empty: candidates are recorded as not_promoted
+  // argv[0] of serve and route jobs for JobSlotFactory; empty: the engine built next to this
+  // binary (<dir of exe>/../engine/edgefarm-engine) when present, else a PATH lookup.
+  std::string engine;
   // Phase timings and analysis limits of every machine (tests shorten them).
   int64_t start_timeout_ms = 5 * 60 * 1000;
   int64_t analysis_grace_ms = 60 * 1000;
