@@ -403,7 +403,10 @@ void Scheduler::AssignTo(JobRecord& job, WorkerSession& worker) {
   assign->set_job_id(job.id);
   assign->set_attempt(job.attempt);
   assign->set_lease_token(token);
-  assign->set_deadline_unix_ms(clock_->UnixMillis() + int64_t{job.timeout_seconds} * 1000);
+  // 0 = no deadline (a job without a timeout, e.g. a model server slot).
+  if (job.timeout_seconds > 0) {
+    assign->set_deadline_unix_ms(clock_->UnixMillis() + int64_t{job.timeout_seconds} * 1000);
+  }
   v1::JobSpec* spec = assign->mutable_spec();
   spec->set_run_id(job.run_id);
   spec->set_job_id(job.id);

@@ -48,8 +48,8 @@ void WorkerAgent::CheckDeadlinesLocked() {
   const Clock& clock = options_.clock ? *options_.clock : SystemClock::Instance();
   const int64_t now = clock.UnixMillis();
   for (auto& [key, job] : jobs_) {
-    // A job without a timeout has no deadline (the coordinator's rule for timeout_seconds == 0),
-    // whatever deadline_unix_ms says: the coordinator fills it in as assignment time + timeout.
+    // A job without a timeout has no deadline (0 from this coordinator; an older one sent
+    // assignment time + 0, so the timeout decides).
     const int64_t deadline =
         job->assign.spec().timeout_seconds() > 0 ? job->assign.deadline_unix_ms() : 0;
     if (job->finished || job->deadline_passed || deadline <= 0 || now < deadline) continue;
