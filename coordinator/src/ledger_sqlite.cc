@@ -127,18 +127,8 @@ class SqliteLedger final : public PromotionLedger {
 }  // namespace
 
 Result<std::unique_ptr<PromotionLedger>> PromotionLedger::Open(const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return IoError("open " + path.string() + ": " + why);
-  }
-  auto ledger = std::make_unique<SqliteLedger>(db);
-  EF_RETURN_IF_ERROR(ledger->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
-  EF_RETURN_IF_ERROR(ledger->Exec("PRAGMA busy_timeout=5000;"));
-  EF_RETURN_IF_ERROR(ledger->Exec(kSchema));
-  return std::unique_ptr<PromotionLedger>(std::move(ledger));
+  EF_ASSIGN_OR_RETURN(sqlite3 * db, OpenDurableDatabase(path, kSchema, kErrorPrefix));
+  return std::unique_ptr<PromotionLedger>(std::make_unique<SqliteLedger>(db));
 }
 
 }  // namespace edgefarm::coordinator

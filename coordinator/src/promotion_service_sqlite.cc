@@ -19,8 +19,6 @@ class SqliteRunPromotionStore final : public RunPromotionStore {
   explicit SqliteRunPromotionStore(sqlite3* db) : db_(db) {}
   ~SqliteRunPromotionStore() override { sqlite3_close(db_); }
 
-  Status Exec(const char* sql) { return SqliteExec(db_, sql, kErrorPrefix); }
-
   Status Put(const RunPromotionRow& row) override {
     SqliteStatement q(db_,
                       "INSERT INTO run_promotions(run_id, submitter, record_json, done, "
@@ -67,18 +65,8 @@ class SqliteRunPromotionStore final : public RunPromotionStore {
 
 Result<std::unique_ptr<RunPromotionStore>> RunPromotionStore::Open(
     const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return IoError("open " + path.string() + ": " + why);
-  }
-  auto store = std::make_unique<SqliteRunPromotionStore>(db);
-  EF_RETURN_IF_ERROR(store->Exec("PRAGMA busy_timeout=5000;"));
-  EF_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
-  EF_RETURN_IF_ERROR(store->Exec(kSchema));
-  return std::unique_ptr<RunPromotionStore>(std::move(store));
+  EF_ASSIGN_OR_RETURN(sqlite3 * db, OpenDurableDatabase(path, kSchema, kErrorPrefix));
+  return std::unique_ptr<RunPromotionStore>(std::make_unique<SqliteRunPromotionStore>(db));
 }
 
 }  // namespace edgefarm::coordinator

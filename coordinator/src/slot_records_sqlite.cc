@@ -26,8 +26,6 @@ class SqliteSlotRecords final : public SlotRecordStore {
   explicit SqliteSlotRecords(sqlite3* db) : db_(db) {}
   ~SqliteSlotRecords() override { sqlite3_close(db_); }
 
-  Status Exec(const char* sql) { return SqliteExec(db_, sql, kErrorPrefix); }
-
   Result<std::optional<SlotRecord>> Load(const std::string& environment,
                                          const std::string& name) override {
     Stmt q(db_,
@@ -79,18 +77,8 @@ class SqliteSlotRecords final : public SlotRecordStore {
 }  // namespace
 
 Result<std::unique_ptr<SlotRecordStore>> SlotRecordStore::Open(const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
-      SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return IoError("open " + path.string() + ": " + why);
-  }
-  auto store = std::make_unique<SqliteSlotRecords>(db);
-  EF_RETURN_IF_ERROR(store->Exec("PRAGMA busy_timeout=5000;"));
-  EF_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"));
-  EF_RETURN_IF_ERROR(store->Exec(kSchema));
-  return std::unique_ptr<SlotRecordStore>(std::move(store));
+  EF_ASSIGN_OR_RETURN(sqlite3 * db, OpenDurableDatabase(path, kSchema, kErrorPrefix));
+  return std::unique_ptr<SlotRecordStore>(std::make_unique<SqliteSlotRecords>(db));
 }
 
 }  // namespace edgefarm::coordinator

@@ -19,6 +19,26 @@ Status SqliteExec(sqlite3* db, const char* sql, std::string_view prefix) {
   return IoError(std::string(prefix) + message);
 }
 
+Result<sqlite3*> OpenDurableDatabase(const std::filesystem::path& path, const char* schema,
+                                     std::string_view prefix) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    std::string why = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return IoError("open " + path.string() + ": " + why);
+  }
+  Status ready = SqliteExec(db, "PRAGMA busy_timeout=5000;", prefix);
+  if (ready.ok())
+    ready = SqliteExec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", prefix);
+  if (ready.ok()) ready = SqliteExec(db, schema, prefix);
+  if (!ready.ok()) {
+    sqlite3_close(db);
+    return ready;
+  }
+  return db;
+}
+
 StatementCache::~StatementCache() {
   for (auto& [sql, stmt] : stmts_) sqlite3_finalize(stmt);
 }

@@ -1,11 +1,13 @@
 // Internal helpers shared by the coordinator's sqlite adapters (sqlite_store.cc,
-// sqlite_control_store.cc, ledger_sqlite.cc). Not a public header: it includes <sqlite3.h>, and
+// sqlite_control_store.cc, ledger_sqlite.cc, slot_records_sqlite.cc, promotion_service_sqlite.cc).
+// Not a public header: it includes <sqlite3.h>, and
 // only those adapter files may include it.
 #pragma once
 
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -21,6 +23,13 @@ Status SqliteError(sqlite3* db, std::string_view prefix, std::string_view what);
 // Runs `sql` (one or more statements) with sqlite3_exec. On failure: IoError "<prefix><message>"
 // where message is sqlite's error text for the failing statement.
 Status SqliteExec(sqlite3* db, const char* sql, std::string_view prefix);
+
+// Opens (creating if needed) a database file for durable writes: busy_timeout 5 s, WAL,
+// synchronous=FULL, then runs `schema` (idempotent DDL). The caller owns the returned connection
+// (sqlite3_close); on failure nothing is left open. Errors: IoError "open PATH: ..." or
+// "<prefix><message>" from the pragmas or the schema.
+Result<sqlite3*> OpenDurableDatabase(const std::filesystem::path& path, const char* schema,
+                                     std::string_view prefix);
 
 // Prepared statements of a write path, prepared once per connection and reused (preparing a
 // statement per row cost more than the row itself). Keyed by the SQL literal's address, so `sql`
