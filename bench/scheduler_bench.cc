@@ -4,6 +4,7 @@
 //
 //   edgefarm-bench-scheduler [--jobs N] [--workers W] [--slots S] [--peer-threads T]
 //                            [--rate R] [--latency-seconds D] [--restart-rows M] [--json]
+//                            [--serial-commit]
 //
 // Design: the process forks first, while still single-threaded. The child hosts every worker
 // peer (T threads, each polling W/T DEALER sockets); the parent runs the coordinator and submits
@@ -65,6 +66,7 @@ struct Flags {
   double latency_seconds = 3;
   int64_t restart_rows = 1000000;
   bool json = false;
+  bool serial_commit = false;  // the loop commits itself (no writer thread), for comparison
 };
 
 int64_t NowNs() {
@@ -79,6 +81,8 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
     const char* v = nullptr;
     if (a == "--json") {
       f.json = true;
+    } else if (a == "--serial-commit") {
+      f.serial_commit = true;
     } else if ((a == "--jobs" || a == "--workers" || a == "--slots" || a == "--peer-threads" ||
                 a == "--rate" || a == "--latency-seconds" || a == "--restart-rows") &&
                (v = next()) != nullptr) {
@@ -92,7 +96,7 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
     } else {
       std::cerr << "usage: edgefarm-bench-scheduler [--jobs N] [--workers W] [--slots S] "
                    "[--peer-threads T] [--rate R] [--latency-seconds D] [--restart-rows M] "
-                   "[--json]\n";
+                   "[--json] [--serial-commit]\n";
       return false;
     }
   }
@@ -321,9 +325,10 @@ struct Figures {
   bool complete = true;
 };
 
-CoordinatorOptions Options(const fs::path& dir) {
+CoordinatorOptions Options(const fs::path& dir, bool serial_commit) {
   CoordinatorOptions o;
   o.data_dir = dir;
+  o.serial_commit = serial_commit;
   o.poll_interval = std::chrono::milliseconds(5);
   o.scheduler.heartbeat_interval = std::chrono::milliseconds(2000);
   o.scheduler.lease_ttl = std::chrono::milliseconds(20000);
@@ -434,9 +439,10 @@ bool FillStore(const fs::path& dir, int64_t rows) {
 }
 
 // Time from Coordinator::Start() on a store of `rows` job rows to a registering peer's Assign.
-double RestartToFirstDispatchMs(const fs::path& dir, std::shared_ptr<spdlog::logger> logger) {
+double RestartToFirstDispatchMs(const fs::path& dir, bool serial_commit,
+                                std::shared_ptr<spdlog::logger> logger) {
   edgefarm::SystemClock clock;
-  Coordinator c(Options(dir), &clock, logger);
+  Coordinator c(Options(dir, serial_commit), &clock, logger);
   const auto start = Steady::now();
   if (!c.Start().ok()) return -1;
   zmq::context_t ctx(1);
@@ -511,7 +517,7 @@ int main(int argc, char** argv) {
   Figures fig;
   {
     edgefarm::SystemClock clock;
-    Coordinator c(Options(dir / "farm"), &clock, logger);
+    Coordinator c(Options(dir / "farm", f.serial_commit), &clock, logger);
     if (auto s = c.Start(); !s.ok()) {
       std::cerr << "coordinator: " << s.ToString() << "\n";
       return 1;
@@ -531,7 +537,7 @@ int main(int argc, char** argv) {
   }
   ::waitpid(child, nullptr, 0);
   if (f.restart_rows > 0 && FillStore(dir / "restart", f.restart_rows)) {
-    fig.restart_ms = RestartToFirstDispatchMs(dir / "restart", logger);
+    fig.restart_ms = RestartToFirstDispatchMs(dir / "restart", f.serial_commit, logger);
   }
   Print(f, fig);
   std::error_code ec;

@@ -1,8 +1,12 @@
 // Coordinator: process wiring and the loop thread. See coordinator.h for the threading model.
 //
 // Implementation notes:
-// - The loop drains up to kBatch messages per iteration and then ticks and flushes once, so a
-//   burst of worker messages costs one sqlite transaction rather than one each.
+// - The loop drains up to kBatch messages per iteration, ticks, and queues one batch of changes
+//   for the writer thread (CommitQueue, its own sqlite connection), which commits while the loop
+//   goes on with the next iteration; the writer wakes the loop when a commit released messages.
+//   Synchronous flushes of the HTTP paths go through the same queue, so commits stay in order.
+// - The scheduler's own Store connection is then only read (finished runs on demand); WAL lets it
+//   read while the writer commits.
 // - Bad frames are logged individually only for the first kLoggedBadFrames; after that every
 //   thousandth, so a hostile peer cannot flood the log.
 #include "edgefarm/coordinator/coordinator.h"
@@ -14,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/commit_queue.h"
 #include "edgefarm/coordinator/control_store.h"
 #include "edgefarm/coordinator/http_api.h"
 #include "edgefarm/coordinator/log_store.h"
@@ -134,6 +139,7 @@ Status Coordinator::Start() {
   EF_ASSIGN_OR_RETURN(auto transport, ZmqTransport::Bind(zmq_options));
   zmq_endpoint_ = Loopback(transport->endpoint());
   transport_ = std::move(transport);
+  if (!options_.serial_commit) EF_RETURN_IF_ERROR(StartWriter());
 
   ApiContext ctx;
   ctx.mu = &mu_;
@@ -177,14 +183,43 @@ Result<std::string> Coordinator::StageRun(PlannedRun planned) {
 }
 
 Result<std::string> Coordinator::SubmitRun(PlannedRun planned, std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  EF_ASSIGN_OR_RETURN(std::string run_id, scheduler_->StageRun(std::move(planned)));
-  const uint64_t staged_at = scheduler_->flushes();
+  if (!commits_) {  // serial_commit: the loop's own flush carries it
+    std::unique_lock lock(mu_);
+    EF_ASSIGN_OR_RETURN(std::string run_id, scheduler_->StageRun(std::move(planned)));
+    const uint64_t staged_at = scheduler_->flushes();
+    transport_->Wake();
+    if (!flushed_.wait_for(lock, timeout, [&] { return scheduler_->flushes() > staged_at; })) {
+      return DeadlineExceeded("run " + run_id + " is not committed yet (the store is failing)");
+    }
+    return run_id;
+  }
+  std::string run_id;
+  uint64_t queued_before = 0;
+  {
+    std::lock_guard lock(mu_);
+    EF_ASSIGN_OR_RETURN(run_id, scheduler_->StageRun(std::move(planned)));
+    // The run goes into the next batch queued after this (the loop's, or a flush's).
+    queued_before = commits_->submitted();
+  }
   transport_->Wake();
-  if (!flushed_.wait_for(lock, timeout, [&] { return scheduler_->flushes() > staged_at; })) {
-    return DeadlineExceeded("run " + run_id + " is not committed yet (the store is failing)");
+  Status committed =
+      commits_->Wait(queued_before + 1, timeout, CommitQueue::OnFailure::kKeepWaiting);
+  if (!committed.ok()) {
+    return DeadlineExceeded("run " + run_id + " is not committed yet: " + committed.message());
   }
   return run_id;
+}
+
+// The writer's connection is opened after OpenData() committed the restore on the first one, and
+// is the only one that writes from here on.
+Status Coordinator::StartWriter() {
+  EF_ASSIGN_OR_RETURN(writer_store_, SqliteStore::Open(options_.data_dir / "coordinator.db"));
+  Transport* transport = transport_.get();
+  commits_ = std::make_unique<CommitQueue>(
+      writer_store_.get(), [transport] { transport->Wake(); }, logger_);
+  std::lock_guard lock(mu_);
+  scheduler_->SetCommitQueue(commits_.get());
+  return Status::Ok();
 }
 
 Status Coordinator::StartPromotions() {
@@ -206,6 +241,11 @@ void Coordinator::Stop() {
   if (loop_.joinable()) loop_.join();
   if (http_) http_->Stop();
   if (triggers_) triggers_->Stop();
+  if (commits_) {
+    std::lock_guard lock(mu_);
+    commits_->Stop();  // commits what is queued; its messages are not sent any more
+    scheduler_->SetCommitQueue(nullptr);
+  }
 }
 
 void Coordinator::CountBadFrame(const std::string& identity, const std::string& why) {
@@ -230,6 +270,18 @@ void Coordinator::HandleInbound(const std::string& identity,
   scheduler_->HandleMessage(identity, *envelope);
 }
 
+std::vector<Outbound> Coordinator::CommitIteration() {
+  if (!commits_) {
+    (void)scheduler_->Flush();  // logged inside; retried next iteration
+    return scheduler_->TakeOutbox();
+  }
+  // While a batch still waits for the writer, a new one would only be merged behind it: keep
+  // collecting instead (rows touched again are then written once). The writer wakes the loop
+  // when it takes the waiting batch. A failed commit is retried by the writer.
+  if (commits_->waiting() == 0) scheduler_->CommitAsync();
+  return commits_->TakeReleased();
+}
+
 void Coordinator::Loop() {
   while (!stop_) {
     std::vector<InboundMessage> batch;
@@ -249,10 +301,9 @@ void Coordinator::Loop() {
       std::lock_guard lock(mu_);
       for (const auto& message : batch) HandleInbound(message.identity, message.frames);
       scheduler_->Tick();
-      (void)scheduler_->Flush();  // logged inside; retried next iteration
-      outbox = scheduler_->TakeOutbox();
+      outbox = CommitIteration();
     }
-    flushed_.notify_all();
+    if (!commits_) flushed_.notify_all();
     for (auto& out : outbox) {
       const std::string_view body = proto::BodyName(out.envelope);  // a static name
       Status sent = transport_->Send(out.identity, proto::EncodeFrame(std::move(out.envelope)));

@@ -2,8 +2,8 @@
 // live in worker_session.cc.
 //
 // Implementation notes:
-// - Changes are tracked as dirty ids; Flush() snapshots the current rows of those ids into one
-//   ChangeSet, so a job touched ten times in a tick is written once, in one transaction.
+// - Changes are tracked as dirty ids and written by a cut (scheduler_commit.cc), so a job touched
+//   ten times in a tick is written once, in one transaction.
 // - Ready queues are keyed by tag class (the required tags in canonical form). All jobs of a class
 //   need the same tags, so when the head of a queue finds no free matching slot nothing behind it
 //   can either, and that class is skipped for the rest of the tick. Across classes the oldest
@@ -498,52 +498,6 @@ void Scheduler::MarkWorkerLost(WorkerSession& worker, const std::string& reason)
     }
   }
   worker.running.clear();
-}
-
-Status Scheduler::Flush() {
-  archive_ = Archive();  // read-back of finished runs lives until here (scheduler_archive.cc)
-  DeriveRunStates();
-  ChangeSet changes = std::move(pending_);
-  pending_ = ChangeSet();
-  for (const auto& id : new_runs_) changes.runs.push_back(runs_[id]);
-  for (const auto& id : new_jobs_) changes.jobs.push_back(jobs_[id]);
-  for (const auto& id : dirty_jobs_) {
-    if (!new_jobs_.count(id)) changes.job_progress.push_back(ProgressOf(jobs_[id]));
-  }
-  for (const auto& key : dirty_attempts_) changes.attempts.push_back(attempts_[key]);
-  for (const auto& id : dirty_workers_) changes.workers.push_back(workers_[id].record);
-  dirty_runs_.clear();
-  dirty_jobs_.clear();
-  new_runs_.clear();
-  new_jobs_.clear();
-  dirty_attempts_.clear();
-  dirty_workers_.clear();
-  if (changes.empty() && staged_.empty()) {
-    ++flushes_;
-    return Status::Ok();
-  }
-  Status s = store_->Commit(changes);
-  if (!s.ok()) {
-    // Keep everything for the next Flush; the staged acknowledgements stay unsent until then.
-    logger_->error("cannot commit coordinator state: {}", s.ToString());
-    changes.Merge(std::move(pending_));
-    pending_ = std::move(changes);
-    return s;
-  }
-  for (auto& out : staged_) outbox_.push_back(std::move(out));
-  staged_.clear();
-  ++flushes_;
-  return Status::Ok();
-}
-
-std::vector<Outbound> Scheduler::TakeOutbox() {
-  std::vector<Outbound> out;
-  out.swap(outbox_);
-  return out;
-}
-
-void Scheduler::Send(const std::string& identity, v1::Envelope envelope) {
-  staged_.push_back({identity, std::move(envelope)});
 }
 
 std::vector<WorkerRecord> Scheduler::Workers() const {

@@ -3,11 +3,13 @@
 //
 // One loop thread owns the ZeroMQ socket. It waits up to poll_interval for messages, decodes each
 // frame (garbage, wrong versions, oversize and multi-frame messages are counted in bad_frames(),
-// logged and dropped), hands good ones to the scheduler, ticks it, flushes (one transaction per
-// iteration) and only then sends what the flush released. HTTP handlers share the scheduler
-// under a mutex and never touch the socket; what they stage goes out on the next iteration, which
-// they bring forward by waking the loop (Transport::Wake). A submitted run is committed by the
-// loop's transaction, not one of its own, and acknowledged once that transaction is durable.
+// logged and dropped), hands good ones to the scheduler, ticks it and queues the iteration's
+// changes for a writer thread (CommitQueue: own sqlite connection, commits in order, overlapped
+// with the next iteration); it sends a batch's messages only after the writer committed it.
+// HTTP handlers share the scheduler under a mutex and never touch the socket; their synchronous
+// flushes go through the same queue, and what they stage goes out once committed, sooner when
+// they wake the loop (Transport::Wake). A submitted run is committed with the loop's next batch,
+// not a transaction of its own, and acknowledged once that batch is durable.
 //
 // Start() writes DATA/endpoints.json ({"zmq":..., "http":...}) atomically once both listeners are
 // bound. Thread-safety: Start/Stop from one owning thread; accessors are thread-safe.
@@ -32,6 +34,7 @@
 namespace edgefarm::coordinator {
 
 class BlobStore;
+class CommitQueue;
 class ControlStore;
 class HttpApi;
 class LogStore;
@@ -54,6 +57,9 @@ struct CoordinatorOptions {
   uint64_t max_blob_bytes = uint64_t{4} << 30;
   size_t max_request_bytes = 8 * 1024 * 1024;
   std::chrono::milliseconds poll_interval{20};
+  // True: the loop commits each iteration itself and waits for it (no writer thread), as before
+  // the commit queue; for measurements (edgefarm-bench-scheduler --serial-commit).
+  bool serial_commit = false;
   // Repositories to register at start ({"repositories":[...]}, see docs/api.md); empty: none.
   std::filesystem::path repos_file;
   // How often the trigger thread re-checks poll deadlines (time itself comes from the Clock).
@@ -103,9 +109,11 @@ class Coordinator {
   Status OpenData();
   Status OpenControl();
   Status StartPromotions();  // promotion_service.h; its thread runs until Stop()
+  Status StartWriter();      // the CommitQueue on its own connection; runs until Stop()
   Status WriteEndpoints() const;
   void Loop();
   void HandleInbound(const std::string& identity, const std::vector<std::string>& frames);
+  std::vector<Outbound> CommitIteration();  // under mu_: queue or commit; returns what to send
   void CountBadFrame(const std::string& identity, const std::string& why);
 
   CoordinatorOptions options_;
@@ -116,13 +124,15 @@ class Coordinator {
   std::unique_ptr<BlobStore> blobs_;
   std::unique_ptr<LogStore> logs_;
   std::unique_ptr<TokenSet> tokens_;
-  std::mutex mu_;                    // guards scheduler_
-  std::condition_variable flushed_;  // notified after each loop flush
+  std::unique_ptr<SqliteStore> writer_store_;  // the writer thread's connection
+  std::unique_ptr<CommitQueue> commits_;       // commits in order for the loop and the flushes
+  std::mutex mu_;                              // guards scheduler_
+  std::condition_variable flushed_;            // serial_commit only: notified after each loop flush
   std::unique_ptr<Scheduler> scheduler_;
   std::unique_ptr<Transport> transport_;
   std::unique_ptr<HttpApi> http_;
-  std::unique_ptr<ControlStore> control_;     // tokens, audit, repositories (DATA/control.db)
-  std::unique_ptr<TriggerService> triggers_;  // webhooks and polling
+  std::unique_ptr<ControlStore> control_;         // tokens, audit, repositories (DATA/control.db)
+  std::unique_ptr<TriggerService> triggers_;      // webhooks and polling
   std::unique_ptr<PromotionService> promotions_;  // verdicts, staging, promotions (issue 6)
 
   std::string zmq_endpoint_;

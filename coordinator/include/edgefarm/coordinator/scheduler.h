@@ -28,6 +28,7 @@
 #include "edgefarm/common/clock.h"
 #include "edgefarm/common/status.h"
 #include "edgefarm/coordinator/blob_store.h"
+#include "edgefarm/coordinator/commit_queue.h"
 #include "edgefarm/coordinator/log_store.h"
 #include "edgefarm/coordinator/records.h"
 #include "edgefarm/coordinator/store.h"
@@ -92,11 +93,6 @@ struct SchedulerLoad {
   std::map<std::string, int64_t> resource_groups;  // unfinished jobs per group
 };
 
-struct Outbound {
-  std::string identity;
-  v1::Envelope envelope;
-};
-
 class Scheduler {
  public:
   Scheduler(SchedulerOptions options, Store* store, const BlobStore* blobs, LogStore* logs,
@@ -114,11 +110,13 @@ class Scheduler {
   Result<std::string> SubmitRun(PlannedRun planned);
 
   // Like SubmitRun, but leaves the commit to the next Flush (the coordinator loop's group commit):
-  // the run is durable once flushes() has advanced past its value at this call. Not durable, and
-  // not to be acknowledged, before that.
+  // the run is durable once flushes() has advanced past its value at this call, or with a commit
+  // queue once the queue has committed the batch after its submitted() at this call. Not durable,
+  // and not to be acknowledged, before that.
   Result<std::string> StageRun(PlannedRun planned);
 
-  // Successful Flush calls so far. A change staged when this read n is durable once it reads > n.
+  // Successful Flush calls so far (without a commit queue). A change staged when this read n is
+  // durable once it reads > n.
   uint64_t flushes() const { return flushes_; }
 
   // Cancels every unfinished job of the run: running attempts end as cancelled and their workers
@@ -141,11 +139,24 @@ class Scheduler {
   // Detects lost workers and expired leases, then assigns queued jobs to free slots.
   void Tick();
 
-  // Commits pending changes in one transaction and releases the messages waiting on them.
+  // Commits pending changes in one transaction and releases the messages waiting on them. With a
+  // commit queue (SetCommitQueue) the changes are queued behind the batches already queued and
+  // Flush waits until they are durable (or a commit that included them failed: its error; they
+  // stay queued and are retried); their messages then leave through the queue, not TakeOutbox.
   Status Flush();
 
-  // Messages ready to send (their state is durable).
+  // Messages ready to send (their state is durable). Without a commit queue only.
   std::vector<Outbound> TakeOutbox();
+
+  // Commits through `queue` (the coordinator's writer thread on its own connection) instead of
+  // the Store; the Store is then only read. nullptr: commit to the Store again (every queued
+  // batch must be committed first). The queue must outlive its use here.
+  void SetCommitQueue(CommitQueue* queue) { commits_ = queue; }
+
+  // With a commit queue: cuts the pending changes and the messages they release into one batch
+  // and queues it without waiting (the coordinator loop, once per iteration). Returns the
+  // sequence number after which everything changed so far is durable (the last queued batch's).
+  uint64_t CommitAsync();
 
   // Records a stored blob (the HTTP upload path) in the pending changes.
   void RecordBlob(const std::string& digest, uint64_t size);
@@ -302,6 +313,8 @@ class Scheduler {
   std::vector<Outbound> outbox_;  // ready to send
   int64_t protocol_errors_ = 0;
   uint64_t flushes_ = 0;
+  CommitQueue* commits_ = nullptr;  // not owned; nullptr: Flush commits to store_
+  CommitBatch Cut();                // pending changes and staged messages as one batch
   // No lease can be due before this (steady clock); ExpireLeases skips its scan until then.
   std::chrono::steady_clock::time_point next_lease_check_ =
       std::chrono::steady_clock::time_point::min();
