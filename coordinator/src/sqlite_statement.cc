@@ -81,6 +81,14 @@ SqliteStatement& SqliteStatement::Bind(const std::string& v) {
   return *this;
 }
 
+SqliteStatement& SqliteStatement::BindUnowned(std::string_view v) {
+  ++index_;
+  if (stmt_ != nullptr) {
+    sqlite3_bind_text(stmt_, index_, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+  }
+  return *this;
+}
+
 SqliteStatement& SqliteStatement::Bind(int64_t v) {
   ++index_;
   if (stmt_ != nullptr) sqlite3_bind_int64(stmt_, index_, v);

@@ -129,24 +129,24 @@ std::string TaskJson(const JobRecord& job) {
 
 Status WriteJob(StatementCache& db, const JobRecord& j) {
   Statement s(db, "INSERT OR REPLACE INTO jobs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  return s.Bind(j.id)
-      .Bind(j.run_id)
+  return s.BindUnowned(j.id)
+      .BindUnowned(j.run_id)
       .Bind(int64_t{j.seq})
-      .Bind(j.name)
-      .Bind(std::string(j.is_engine ? "engine" : "command"))
-      .Bind(j.framework)
-      .Bind(j.target)
-      .Bind(std::string(ToString(j.state)))
-      .Bind(json(j.required_tags).dump())
-      .Bind(JsonList(j.missing_tags))
-      .Bind(JsonList(j.needs))
-      .Bind(TaskJson(j))
+      .BindUnowned(j.name)
+      .BindUnowned(j.is_engine ? "engine" : "command")
+      .BindUnowned(j.framework)
+      .BindUnowned(j.target)
+      .BindUnowned(ToString(j.state))
+      .BindUnowned(json(j.required_tags).dump())
+      .BindUnowned(JsonList(j.missing_tags))
+      .BindUnowned(JsonList(j.needs))
+      .BindUnowned(TaskJson(j))
       .Bind(int64_t{j.attempt})
       .Bind(int64_t{j.infra_failures})
       .Bind(int64_t{j.job_failures})
-      .Bind(j.worker_id)
-      .Bind(j.result_json)
-      .Bind(ArtifactsText(j.artifacts))
+      .BindUnowned(j.worker_id)
+      .BindUnowned(j.result_json)
+      .BindUnowned(ArtifactsText(j.artifacts))
       .Bind(j.created_at_ms)
       .Bind(j.finished_at_ms)
       .Run();
@@ -157,37 +157,37 @@ Status WriteJobProgress(StatementCache& db, const JobProgress& j) {
               "UPDATE jobs SET state=?, missing_tags_json=?, attempt=?, infra_failures=?, "
               "job_failures=?, worker_id=?, result_json=?, artifacts_json=?, finished_at_ms=? "
               "WHERE id=?");
-  return s.Bind(std::string(ToString(j.state)))
-      .Bind(JsonList(j.missing_tags))
+  return s.BindUnowned(ToString(j.state))
+      .BindUnowned(JsonList(j.missing_tags))
       .Bind(int64_t{j.attempt})
       .Bind(int64_t{j.infra_failures})
       .Bind(int64_t{j.job_failures})
-      .Bind(j.worker_id)
-      .Bind(j.result_json)
-      .Bind(ArtifactsText(j.artifacts))
+      .BindUnowned(j.worker_id)
+      .BindUnowned(j.result_json)
+      .BindUnowned(ArtifactsText(j.artifacts))
       .Bind(j.finished_at_ms)
-      .Bind(j.id)
+      .BindUnowned(j.id)
       .Run();
 }
 
 Status WriteRunState(StatementCache& db, const RunStateChange& r) {
   Statement s(db, "UPDATE runs SET state=?, finished_at_ms=? WHERE id=?");
-  return s.Bind(std::string(ToString(r.state))).Bind(r.finished_at_ms).Bind(r.id).Run();
+  return s.BindUnowned(ToString(r.state)).Bind(r.finished_at_ms).BindUnowned(r.id).Run();
 }
 
 Status WriteRun(StatementCache& db, const RunRecord& r) {
   Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  return s.Bind(r.id)
-      .Bind(r.name)
-      .Bind(std::string(ToString(r.state)))
-      .Bind(r.pipeline_file)
-      .Bind(r.pipeline_yaml)
-      .Bind(json(r.files).dump())
+  return s.BindUnowned(r.id)
+      .BindUnowned(r.name)
+      .BindUnowned(ToString(r.state))
+      .BindUnowned(r.pipeline_file)
+      .BindUnowned(r.pipeline_yaml)
+      .BindUnowned(json(r.files).dump())
       .Bind(r.created_at_ms)
       .Bind(r.finished_at_ms)
       .Bind(int64_t{r.priority})
       .Bind(int64_t{r.max_running})
-      .Bind(r.repository)
+      .BindUnowned(r.repository)
       .Run();
 }
 
@@ -201,13 +201,13 @@ Status WriteAttempt(StatementCache& db, const AttemptRecord& a) {
               "term_signal=excluded.term_signal, started_at_ms=excluded.started_at_ms, "
               "finished_at_ms=excluded.finished_at_ms, peak_rss_bytes=excluded.peak_rss_bytes, "
               "cpu_seconds=excluded.cpu_seconds, log_bytes=excluded.log_bytes");
-  return s.Bind(a.job_id)
+  return s.BindUnowned(a.job_id)
       .Bind(int64_t{a.attempt})
-      .Bind(a.worker_id)
-      .Bind(a.lease_hash)
-      .Bind(std::string(ToString(a.state)))
-      .Bind(a.outcome)
-      .Bind(a.reason)
+      .BindUnowned(a.worker_id)
+      .BindUnowned(a.lease_hash)
+      .BindUnowned(ToString(a.state))
+      .BindUnowned(a.outcome)
+      .BindUnowned(a.reason)
       .Bind(int64_t{a.exit_code})
       .Bind(int64_t{a.term_signal})
       .Bind(a.started_at_ms)
@@ -220,12 +220,12 @@ Status WriteAttempt(StatementCache& db, const AttemptRecord& a) {
 
 Status WriteWorker(StatementCache& db, const WorkerRecord& w) {
   Statement s(db, "INSERT OR REPLACE INTO workers VALUES(?,?,?,?,?,?,?)");
-  return s.Bind(w.id)
-      .Bind(w.name)
-      .Bind(json(w.tags).dump())
+  return s.BindUnowned(w.id)
+      .BindUnowned(w.name)
+      .BindUnowned(json(w.tags).dump())
       .Bind(int64_t{w.slots})
-      .Bind(std::string(ToString(w.state)))
-      .Bind(w.agent_version)
+      .BindUnowned(ToString(w.state))
+      .BindUnowned(w.agent_version)
       .Bind(w.last_seen_ms)
       .Run();
 }
@@ -234,15 +234,16 @@ Status WriteRest(StatementCache& db, const ChangeSet& c) {
   for (const auto& b : c.blobs) {
     Statement s(db, "INSERT OR REPLACE INTO blobs VALUES(?,?,?)");
     EF_RETURN_IF_ERROR(
-        s.Bind(b.digest).Bind(static_cast<int64_t>(b.size)).Bind(b.created_at_ms).Run());
+        s.BindUnowned(b.digest).Bind(static_cast<int64_t>(b.size)).Bind(b.created_at_ms).Run());
   }
   for (const auto& t : c.tokens) {
     Statement s(db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?)");
-    EF_RETURN_IF_ERROR(s.Bind(t.sha256).Bind(t.role).Bind(t.created_at_ms).Run());
+    EF_RETURN_IF_ERROR(s.BindUnowned(t.sha256).BindUnowned(t.role).Bind(t.created_at_ms).Run());
   }
   for (const auto& e : c.events) {
     Statement s(db, "INSERT INTO events(at_ms, kind, subject, detail_json) VALUES(?,?,?,?)");
-    EF_RETURN_IF_ERROR(s.Bind(e.at_ms).Bind(e.kind).Bind(e.subject).Bind(e.detail).Run());
+    EF_RETURN_IF_ERROR(
+        s.Bind(e.at_ms).BindUnowned(e.kind).BindUnowned(e.subject).BindUnowned(e.detail).Run());
   }
   return Status::Ok();
 }
