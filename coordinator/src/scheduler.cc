@@ -392,7 +392,7 @@ void Scheduler::AssignTo(JobRecord& job, WorkerSession& worker) {
   const auto key = std::make_pair(job.id, job.attempt);
   attempts_[key] = attempt;
   dirty_attempts_.insert(key);
-  StartLease(attempt, job, /*restored=*/false);
+  StartLease(attempt, job, /*restored=*/false, token);
   job.worker_id = worker.record.id;
   SetJobState(job, JobState::kAssigned);
   worker.running.insert(job.id);

@@ -22,9 +22,12 @@ namespace edgefarm::coordinator {
 using nlohmann::json;
 using Steady = std::chrono::steady_clock;
 
-void Scheduler::StartLease(const AttemptRecord& attempt, const JobRecord& job, bool restored) {
+void Scheduler::StartLease(const AttemptRecord& attempt, const JobRecord& job, bool restored,
+                           std::string token) {
   const auto now = clock_->SteadyNow();
   Lease& lease = leases_[{attempt.job_id, attempt.attempt}];
+  lease.token = std::move(token);
+  lease.restored = restored;
   const auto first = restored ? options_.restart_grace : options_.lease_ttl;
   lease.deadline = now + first;
   lease.accept_by = now + (restored ? options_.restart_grace : options_.accept_window);

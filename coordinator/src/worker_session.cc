@@ -226,8 +226,12 @@ AttemptRecord* Scheduler::ValidLease(const WorkerSession& worker, const std::str
     return nullptr;
   }
   AttemptRecord& a = attempt->second;
-  if (a.worker_id != worker.record.id ||
-      !ConstantTimeEquals(Sha256Hex(lease_token), a.lease_hash)) {
+  // A live attempt this process assigned keeps its plain token: no hash per message.
+  auto lease = leases_.find(attempt->first);
+  const bool token_ok = lease != leases_.end() && !lease->second.token.empty()
+                            ? ConstantTimeEquals(lease_token, lease->second.token)
+                            : ConstantTimeEquals(Sha256Hex(lease_token), a.lease_hash);
+  if (a.worker_id != worker.record.id || !token_ok) {
     *why = "stale lease token";
     return nullptr;
   }
@@ -344,7 +348,12 @@ void Scheduler::ApplyResult(JobRecord& job, AttemptRecord& attempt, const v1::Jo
   attempt.term_signal = msg.term_signal();
   attempt.peak_rss_bytes = msg.usage().peak_rss_bytes();
   attempt.cpu_seconds = msg.usage().user_cpu_seconds() + msg.usage().system_cpu_seconds();
-  attempt.log_bytes = logs_->Size(job.id, attempt.attempt);
+  // OnLogChunk keeps log_bytes current for chunks this process appended; a restored attempt may
+  // have chunks from before the restart, so its file is measured (a stat per result otherwise).
+  auto lease = leases_.find({job.id, attempt.attempt});
+  if (lease == leases_.end() || lease->second.restored) {
+    attempt.log_bytes = logs_->Size(job.id, attempt.attempt);
+  }
   const std::string outcome = OutcomeName(msg.outcome());
   const std::string reason = msg.message();
   switch (msg.outcome()) {

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "edgefarm/common/clock.h"
@@ -195,6 +196,10 @@ class Scheduler {
     std::chrono::steady_clock::time_point deadline;   // renewed by heartbeats
     std::chrono::steady_clock::time_point accept_by;  // only while the attempt is assigned
     std::chrono::steady_clock::time_point run_until;  // timeout + grace; max() for none
+    // The plain token this process issued (memory only; the store keeps its sha256), so the
+    // messages of a live attempt are checked without hashing. Empty for restored attempts.
+    std::string token;
+    bool restored = false;  // restored from the store after a restart
   };
 
   // Session (worker_session.cc).
@@ -250,7 +255,8 @@ class Scheduler {
   // Leases, accept windows, timeouts and unschedulable deadlines (scheduler_leases.cc).
   void ExpireLeases();
   void FailLongUnschedulable();
-  void StartLease(const AttemptRecord& attempt, const JobRecord& job, bool restored);
+  void StartLease(const AttemptRecord& attempt, const JobRecord& job, bool restored,
+                  std::string token = "");
   void CancelAttempt(JobRecord& job, const std::string& outcome, const std::string& reason);
   void DeriveRunStates();
   std::vector<std::string> MissingForBestWorker(const Tags& required) const;
@@ -306,8 +312,14 @@ class Scheduler {
 
   // Dirty rows. New runs and jobs are written whole; other dirty jobs only their progress columns,
   // and other dirty runs only when their derived state changes.
-  std::set<std::string> dirty_runs_, dirty_jobs_, dirty_workers_, new_runs_, new_jobs_;
-  std::set<std::pair<std::string, uint32_t>> dirty_attempts_;
+  std::set<std::string> dirty_runs_, dirty_workers_, new_runs_;
+  std::unordered_set<std::string> dirty_jobs_, new_jobs_;  // many per tick: hashed
+  struct AttemptKeyHash {
+    size_t operator()(const std::pair<std::string, uint32_t>& key) const {
+      return std::hash<std::string>()(key.first) * 31 + key.second;
+    }
+  };
+  std::unordered_set<std::pair<std::string, uint32_t>, AttemptKeyHash> dirty_attempts_;
   ChangeSet pending_;             // events and blobs not yet committed
   std::vector<Outbound> staged_;  // waiting for the next successful Flush
   std::vector<Outbound> outbox_;  // ready to send
