@@ -12,6 +12,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <array>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -83,6 +85,8 @@ ALTER TABLE runs ADD COLUMN repository TEXT NOT NULL DEFAULT '';
 #define EF_UNFINISHED_RUNS "SELECT id FROM runs WHERE state IN ('queued','running')"
 
 constexpr std::string_view kErrorPrefix = "sqlite ";
+// Event rows per INSERT statement (4 parameters each, far below SQLITE_MAX_VARIABLE_NUMBER).
+constexpr size_t kEventsPerInsert = 32;
 
 // Statements of this store: errors read "sqlite <what>: <errmsg>".
 class Statement : public SqliteStatement {
@@ -230,6 +234,37 @@ Status WriteWorker(StatementCache& db, const WorkerRecord& w) {
       .Run();
 }
 
+// INSERT INTO events ... VALUES(?,?,?,?),(?,?,?,?),... with `rows` rows; built once per size and
+// kept for the process (the statement cache is keyed by the text's address).
+const char* EventInsertSql(size_t rows) {
+  static const auto* texts = [] {
+    auto* out = new std::array<std::string, kEventsPerInsert + 1>();
+    for (size_t n = 1; n <= kEventsPerInsert; ++n) {
+      std::string sql = "INSERT INTO events(at_ms, kind, subject, detail_json) VALUES(?,?,?,?)";
+      for (size_t i = 1; i < n; ++i) sql += ",(?,?,?,?)";
+      (*out)[n] = std::move(sql);
+    }
+    return out;
+  }();
+  return (*texts)[rows].c_str();
+}
+
+// Events go in kEventsPerInsert rows to a statement: the per-statement cost (and the
+// sqlite_sequence update of AUTOINCREMENT) is paid once per chunk instead of once per row. Ids
+// are assigned in row order, so the log keeps the order of the change set.
+Status WriteEvents(StatementCache& db, const std::vector<EventRecord>& events) {
+  for (size_t at = 0; at < events.size(); at += kEventsPerInsert) {
+    const size_t rows = std::min(kEventsPerInsert, events.size() - at);
+    Statement s(db, EventInsertSql(rows));
+    for (size_t i = at; i < at + rows; ++i) {
+      const EventRecord& e = events[i];
+      s.Bind(e.at_ms).BindUnowned(e.kind).BindUnowned(e.subject).BindUnowned(e.detail);
+    }
+    EF_RETURN_IF_ERROR(s.Run());
+  }
+  return Status::Ok();
+}
+
 Status WriteRest(StatementCache& db, const ChangeSet& c) {
   for (const auto& b : c.blobs) {
     Statement s(db, "INSERT OR REPLACE INTO blobs VALUES(?,?,?)");
@@ -240,12 +275,7 @@ Status WriteRest(StatementCache& db, const ChangeSet& c) {
     Statement s(db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?)");
     EF_RETURN_IF_ERROR(s.BindUnowned(t.sha256).BindUnowned(t.role).Bind(t.created_at_ms).Run());
   }
-  for (const auto& e : c.events) {
-    Statement s(db, "INSERT INTO events(at_ms, kind, subject, detail_json) VALUES(?,?,?,?)");
-    EF_RETURN_IF_ERROR(
-        s.Bind(e.at_ms).BindUnowned(e.kind).BindUnowned(e.subject).BindUnowned(e.detail).Run());
-  }
-  return Status::Ok();
+  return WriteEvents(db, c.events);
 }
 
 std::vector<InputRef> InputsFromJson(const json& j) {

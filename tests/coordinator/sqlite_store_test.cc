@@ -226,5 +226,31 @@ TEST(SqliteStoreTest, EventsAreAppendOnly) {
   sqlite3_close(db);
 }
 
+// Events are inserted many rows to a statement: every row lands, in the change set's order.
+TEST(SqliteStoreTest, EventsOfALargeChangeSetKeepTheirOrder) {
+  edgefarm::testing::TempDir dir;
+  auto store = SqliteStore::Open(dir / "c.db");
+  ASSERT_TRUE(store.ok());
+  for (int round = 0; round < 2; ++round) {  // 70 rows: two full statements and a remainder
+    ChangeSet c;
+    for (int i = 0; i < 70; ++i) {
+      c.events.push_back({0, round * 100 + i, "job.state", "job-" + std::to_string(i),
+                          R"({"n":)" + std::to_string(round * 100 + i) + "}"});
+    }
+    ASSERT_TRUE((*store)->Commit(c).ok());
+  }
+  auto events = (*store)->Events(0, 1000);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 140u);
+  for (size_t i = 0; i < events->size(); ++i) {
+    const EventRecord& e = (*events)[i];
+    const int64_t n = (i < 70 ? 0 : 100) + static_cast<int64_t>(i % 70);
+    EXPECT_EQ(e.id, static_cast<int64_t>(i) + 1);
+    EXPECT_EQ(e.at_ms, n);
+    EXPECT_EQ(e.subject, "job-" + std::to_string(i % 70));
+    EXPECT_EQ(e.detail, R"({"n":)" + std::to_string(n) + "}");
+  }
+}
+
 }  // namespace
 }  // namespace edgefarm::coordinator
