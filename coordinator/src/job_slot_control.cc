@@ -6,7 +6,12 @@
 //   (found by run name and port) instead of submitting a second one.
 // - HTTP to jobs goes through slot_http.cc; the router admin token is only ever passed to it.
 // - Route() pushes both upstreams and the routing on every call: idempotent, and it repairs a
-//   router that was restarted (a new router job starts from the recorded routing anyway).
+//   router that was restarted (a new router job starts from the recorded routing anyway). A
+//   router restarted by the scheduler (a new attempt of the same job: same port, but the flags it
+//   was launched with) is noticed by its attempt number in Route() and by the routing it reports
+//   in Stats(), and repaired the same way.
+// - Admin, stats and smoke calls are retried on transport failures (slot_http.cc); readiness
+//   probes are not (the machine probes again on its next tick).
 #include "edgefarm/coordinator/job_slot_control.h"
 
 #include <mutex>
@@ -58,6 +63,7 @@ struct JobSlotControl::Impl {
   std::map<std::string, ServeFault> faults;
   std::map<std::string, SlotRecord> records;  // write-through cache of the store
   std::string router_ready_url;
+  uint32_t router_ready_attempt = 0;  // the router job's attempt that answered at router_ready_url
 
   std::string RunName(const std::string& name) const { return "env/" + environment + "/" + name; }
 
@@ -75,11 +81,12 @@ struct JobSlotControl::Impl {
     return store->Save(record);
   }
 
+  // attempts 0: deps.http_attempts (an idempotent call worth sending again); 1: a probe.
   Status Call(const std::string& method, const std::string& url, const std::string& path,
-              const std::string& body, json* out = nullptr, bool admin = false) {
-    EF_ASSIGN_OR_RETURN(
-        SlotHttpReply reply,
-        SlotHttpCall(method, url, path, body, admin ? token : "", deps.http_timeout_ms));
+              const std::string& body, json* out = nullptr, bool admin = false, int attempts = 0) {
+    const SlotHttpPolicy policy{deps.http_timeout_ms, attempts > 0 ? attempts : deps.http_attempts};
+    EF_ASSIGN_OR_RETURN(SlotHttpReply reply,
+                        SlotHttpCall(method, url, path, body, admin ? token : "", policy));
     if (reply.status != 200) {
       return Unavailable(method + " " + url + path + " answered " + std::to_string(reply.status));
     }
@@ -162,12 +169,14 @@ struct JobSlotControl::Impl {
   // Ok once the router job answers; starts (or restarts) it when needed.
   Status EnsureRouter(Slot live, int weight) {
     SlotRecord& router = Record(kRouter);
+    uint32_t attempt = 0;
     if (router.url.empty()) {
       router.live = std::string(serving::SlotName(live));
       router.weight = weight;
       EF_RETURN_IF_ERROR(LaunchRouter(router));
     } else {
       EF_ASSIGN_OR_RETURN(SlotJobView view, JobOf(router));
+      attempt = view.attempt;
       if (!Alive(view)) {
         if (router.restarts >= deps.max_restarts) {
           return Unavailable("router of " + environment + " keeps ending: " + Ended(view));
@@ -180,11 +189,17 @@ struct JobSlotControl::Impl {
                            std::string(ToString(view.state)));
       }
     }
-    if (router_ready_url == router.url) return Status::Ok();
-    if (Status s = Call("GET", router.url, "/router/status", ""); !s.ok()) {
+    // A new attempt of the same job is a new process on the same port: ask it again.
+    if (router_ready_url == router.url && router_ready_attempt == attempt) return Status::Ok();
+    if (Status s = Call("GET", router.url, "/router/status", "", nullptr, false, 1); !s.ok()) {
       return Unavailable("router of " + environment + " not ready yet: " + s.message());
     }
+    if (!router_ready_url.empty() && router_ready_attempt != attempt) {
+      deps.logger->warn("router of {}: job {} runs as attempt {} now; routing it again",
+                        environment, router.job_id, attempt);
+    }
     router_ready_url = router.url;
+    router_ready_attempt = attempt;
     if (router.restarts != 0) {
       router.restarts = 0;
       EF_RETURN_IF_ERROR(Save(router));
@@ -197,10 +212,20 @@ struct JobSlotControl::Impl {
                 json{{"slot", slot}, {"url", url}}.dump(), nullptr, /*admin=*/true);
   }
 
-  // Health answered 200 with the slot's digest.
-  Status Health(const SlotRecord& record) {
+  // Both upstreams and the routing, pushed to the router that answered (EnsureRouter first).
+  Status ApplyRouting(const std::string& live_name, int candidate_weight) {
+    for (const char* name : {"blue", "green"}) {
+      EF_RETURN_IF_ERROR(SetUpstream(name, Record(name).url));
+    }
+    return Call("PUT", router_ready_url, "/router/routing",
+                json{{"live", live_name}, {"candidate_weight", candidate_weight}}.dump(), nullptr,
+                /*admin=*/true);
+  }
+
+  // Health answered 200 with the slot's digest. attempts: as Call's.
+  Status Health(const SlotRecord& record, int attempts = 0) {
     json health;
-    EF_RETURN_IF_ERROR(Call("GET", record.url, "/health", "", &health));
+    EF_RETURN_IF_ERROR(Call("GET", record.url, "/health", "", &health, false, attempts));
     if (health.value("digest", "") != record.version) {
       return FailedPrecondition("slot " + record.name + " at " + record.url +
                                 " serves another model (digest " + health.value("digest", "") +
@@ -235,8 +260,10 @@ Result<std::unique_ptr<JobSlotControl>> JobSlotControl::Open(
   }
   // After a restart the router job usually still runs: show its URL at once if it answers.
   if (auto it = impl->records.find(kRouter); it != impl->records.end() && !it->second.url.empty()) {
-    if (impl->Call("GET", it->second.url, "/router/status", "").ok()) {
+    if (impl->Call("GET", it->second.url, "/router/status", "", nullptr, false, 1).ok()) {
       impl->router_ready_url = it->second.url;
+      const SlotJobView view = LookUpSlotJob(impl->deps, it->second.job_id);
+      impl->router_ready_attempt = view.attempt;
     }
   }
   bool created = false;
@@ -325,7 +352,7 @@ Result<bool> JobSlotControl::SlotReady(Slot slot) {
     return false;
   }
   if (view.state != JobState::kRunning) return false;
-  return impl_->Health(record).ok();
+  return impl_->Health(record, /*attempts=*/1).ok();
 }
 
 Status JobSlotControl::PreCheck(Slot slot) {
@@ -367,14 +394,8 @@ Status JobSlotControl::Route(Slot live, int candidate_weight) {
     return InvalidArgument("candidate weight must be 0..100");
   }
   EF_RETURN_IF_ERROR(impl_->EnsureRouter(live, candidate_weight));
-  for (const char* name : {"blue", "green"}) {
-    EF_RETURN_IF_ERROR(impl_->SetUpstream(name, impl_->Record(name).url));
-  }
   const std::string live_name(serving::SlotName(live));
-  EF_RETURN_IF_ERROR(
-      impl_->Call("PUT", impl_->router_ready_url, "/router/routing",
-                  json{{"live", live_name}, {"candidate_weight", candidate_weight}}.dump(), nullptr,
-                  /*admin=*/true));
+  EF_RETURN_IF_ERROR(impl_->ApplyRouting(live_name, candidate_weight));
   SlotRecord& router = impl_->Record(kRouter);
   if (router.live == live_name && router.weight == candidate_weight) return Status::Ok();
   router.live = live_name;
@@ -389,6 +410,22 @@ serving::SlotStats JobSlotControl::Stats(Slot slot) {
   if (router.url.empty()) return stats;
   json status;
   if (!impl_->Call("GET", router.url, "/router/status", "", &status).ok()) return stats;
+  if (!router.live.empty() && (status.value("live", "") != router.live ||
+                               status.value("candidate_weight", -1) != router.weight)) {
+    // The process restarted since the routing was set (its launch flags, no samples): route it
+    // again for what follows; what it lost is not made up.
+    impl_->deps.logger->warn(
+        "router of {}: reports live {} at {} %, recorded {} at {} %; routing it "
+        "again",
+        impl_->environment, status.value("live", ""), status.value("candidate_weight", -1),
+        router.live, router.weight);
+    const std::string live = router.live;
+    const int weight = router.weight;
+    auto live_slot = serving::ParseSlot(live);
+    if (live_slot.ok() && impl_->EnsureRouter(*live_slot, weight).ok()) {
+      (void)impl_->ApplyRouting(live, weight);
+    }
+  }
   const json s = status["slots"][std::string(serving::SlotName(slot))];
   if (!s.is_object()) return stats;
   stats.requests = s.value("requests", uint64_t{0});

@@ -3,8 +3,9 @@
 // adapter is slot_http.cc, and no httplib exception leaves it.
 //
 // Thread-safety: stateless functions; safe from any thread. Failure: Unavailable when the
-// endpoint cannot be reached or answers without a body; an answer with any status is returned as
-// is (the caller judges it). Bearer tokens are sent as headers and never appear in errors.
+// endpoint cannot be reached or answers without a body, after every attempt; an answer with any
+// status is returned as is (the caller judges it) and never retried. Bearer tokens are sent as
+// headers and never appear in errors.
 #pragma once
 
 #include <string>
@@ -18,10 +19,20 @@ struct SlotHttpReply {
   std::string body;
 };
 
+struct SlotHttpPolicy {
+  int timeout_ms = 5000;  // bounds connecting and reading, per attempt
+  // Attempts in all for a transport failure (refused, reset, no answer in time). Every call
+  // JobSlotControl makes is idempotent (GET, PUT of a whole value, reset of a window), so a call
+  // whose answer was lost may be sent again. Pauses between attempts: 100 ms, 200 ms, ...
+  int attempts = 3;
+};
+
 // method is "GET", "PUT" or "POST"; url is "http://HOST:PORT"; path starts with '/'. An empty
-// token sends no Authorization header. timeout_ms bounds connecting and reading.
+// token sends no Authorization header. Each attempt uses a new connection (no keep-alive: a
+// connection the server closed while idle is never reused). The error names every attempt's
+// failure count and the last one.
 Result<SlotHttpReply> SlotHttpCall(const std::string& method, const std::string& url,
                                    const std::string& path, const std::string& body,
-                                   const std::string& token, int timeout_ms);
+                                   const std::string& token, const SlotHttpPolicy& policy);
 
 }  // namespace edgefarm::coordinator

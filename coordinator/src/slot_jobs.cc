@@ -85,6 +85,7 @@ SlotJobView LookUpSlotJob(const JobSlotDeps& deps, const std::string& job_id) {
     if (job == nullptr) return;
     view.found = true;
     view.state = job->state;
+    view.attempt = job->attempt;
     const auto attempts = scheduler.AttemptsOf(job_id);
     if (!attempts.empty() && !attempts.back()->outcome.empty()) {
       view.reason = attempts.back()->outcome + ": " + attempts.back()->reason;

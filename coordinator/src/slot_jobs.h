@@ -21,7 +21,8 @@ namespace edgefarm::coordinator {
 struct SlotJobView {
   bool found = false;
   JobState state = JobState::kQueued;
-  std::string reason;  // the latest attempt's outcome and reason, for messages
+  uint32_t attempt = 0;  // the latest attempt's number: a new one is a new process
+  std::string reason;    // the latest attempt's outcome and reason, for messages
 };
 
 struct SlotJobIds {

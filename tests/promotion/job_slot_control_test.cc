@@ -117,6 +117,31 @@ TEST_F(JobSlotControlTest, ARouterJobThatEndedIsStartedAgainWithTheRecordedRouti
   EXPECT_EQ(slots_->Stats(Slot::kGreen).requests, 10u);
 }
 
+// A router process that lost the routing set since its start (a new attempt of its job after a
+// lost worker starts from its launch flags) is routed again by the next Stats(), which the
+// machine calls at the end of every hold; here the router's own admin API stands in for that
+// restart by setting another routing behind the slot control's back.
+TEST_F(JobSlotControlTest, ARouterReportingAnotherRoutingIsRoutedAgainByStats) {
+  OpenSlots();
+  ASSERT_TRUE(slots_->StartSlot(Slot::kBlue, v1_).ok());
+  ASSERT_TRUE(BecomesReady(Slot::kBlue));
+  ASSERT_TRUE(WaitFor([&] { return slots_->Route(Slot::kBlue, 0).ok(); }, kLong));
+  ASSERT_TRUE(slots_->Route(Slot::kBlue, 50).ok());
+  ASSERT_EQ(Routing().value("candidate_weight", -1), 50);
+  const std::string token =
+      edgefarm::testing::ReadFile(data_ / "router-production.token").substr(0, 64);
+  httplib::Client router(slots_->router_url());
+  auto res = router.Put("/router/routing", {{"Authorization", "Bearer " + token}},
+                        R"({"live":"green","candidate_weight":0})", "application/json");
+  ASSERT_TRUE(res && res->status == 200);
+  ASSERT_EQ(Routing().value("live", ""), "green");
+  (void)slots_->Stats(Slot::kGreen);
+  const nlohmann::json routing = Routing();
+  EXPECT_EQ(routing.value("live", ""), "blue") << routing.dump();
+  EXPECT_EQ(routing.value("candidate_weight", -1), 50) << routing.dump();
+  EXPECT_EQ(routing["slots"]["blue"].value("upstream", ""), slots_->slot_url(Slot::kBlue));
+}
+
 // A coordinator crash after a slot job was submitted but before its id reached the slot record
 // leaves a record without a job id (the marker written before submitting). Recovery adopts the
 // submitted run (same name, same port) instead of starting a second server.

@@ -10,6 +10,7 @@
 #include <httplib.h>
 #include <signal.h>
 #include <spawn.h>
+#include <spdlog/sinks/basic_file_sink.h>
 #include <sys/wait.h>
 
 #include <map>
@@ -215,7 +216,8 @@ class PromotionServiceTest : public ::testing::Test {
     options_.data_dir = data_;
     options_.native_target = worker::NativeTarget(worker::DetectHardware());
     options_.promotion_setup = [this](PromotionServiceOptions& o) {
-      if (job_slots_) {  // the coordinator's own slots, running the engine under test
+      if (job_slots_) {     // the coordinator's own slots, running the engine under test
+        o.clock = &clock_;  // holds and deadlines; the scheduler keeps real time (below)
         o.engine = engine_.string();
         o.slots = JobSlotFactory(o);
       } else {
@@ -253,7 +255,13 @@ class PromotionServiceTest : public ::testing::Test {
   }
 
   void StartCoordinator() {
-    coordinator_ = std::make_unique<Coordinator>(options_, &clock_, Quiet());
+    // With slots as jobs on the worker, the scheduler runs on real time: the worker heartbeats in
+    // real time, and a 61 s jump of the ManualClock would make it miss 3 heartbeats, be declared
+    // lost and have its serve and router jobs ended and retried. Only the promotion service
+    // (holds, deadlines, approvals) runs on the ManualClock then.
+    const Clock* scheduler_clock = job_slots_ ? static_cast<const Clock*>(&SystemClock::Instance())
+                                              : static_cast<const Clock*>(&clock_);
+    coordinator_ = std::make_unique<Coordinator>(options_, scheduler_clock, CoordinatorLog());
     Status started = coordinator_->Start();
     ASSERT_TRUE(started.ok()) << started.ToString();
     admin_ = Trim(edgefarm::testing::ReadFile(data_ / "admin.token"));
@@ -283,6 +291,20 @@ class PromotionServiceTest : public ::testing::Test {
     return s;
   }
   std::string WorkerLog() { return edgefarm::testing::ReadFile(dir_.path() / "worker.log"); }
+  // The coordinator's log goes to a file in the temp dir, shown (its tail) when a wait fails.
+  std::shared_ptr<spdlog::logger> CoordinatorLog() {
+    if (!coordinator_log_) {
+      coordinator_log_ = std::make_shared<spdlog::logger>(
+          "coordinator", std::make_shared<spdlog::sinks::basic_file_sink_mt>(
+                             (dir_.path() / "coordinator.log").string()));
+      coordinator_log_->flush_on(spdlog::level::info);
+    }
+    return coordinator_log_;
+  }
+  std::string CoordinatorLogTail() {
+    const std::string log = edgefarm::testing::ReadFile(dir_.path() / "coordinator.log");
+    return log.size() > 6000 ? log.substr(log.size() - 6000) : log;
+  }
   httplib::Headers Auth(const std::string& token) const {
     return {{"Authorization", "Bearer " + token}};
   }
@@ -338,7 +360,9 @@ class PromotionServiceTest : public ::testing::Test {
           return pred(last["targets"].begin().value());
         },
         std::chrono::minutes(3));
-    EXPECT_TRUE(ok) << last.dump(2) << "\n" << WorkerLog();
+    EXPECT_TRUE(ok) << last.dump(2) << "\n"
+                    << WorkerLog() << "\ncoordinator:\n"
+                    << CoordinatorLogTail();
     return ok ? last["targets"].begin().value() : json(nullptr);
   }
 
@@ -393,6 +417,7 @@ class PromotionServiceTest : public ::testing::Test {
   std::unique_ptr<Coordinator> coordinator_;
   std::unique_ptr<ChildProcess> worker_;
   std::unique_ptr<httplib::Client> client_;
+  std::shared_ptr<spdlog::logger> coordinator_log_;
 };
 
 }  // namespace edgefarm::coordinator::test

@@ -23,9 +23,16 @@
 // re-submitted by SlotReady up to max_restarts times per StartSlot (a port taken between the
 // choice and the bind is the common cause), with a new port.
 //
+// Router restarts: a router job whose process was restarted (a new attempt of the same job after
+// a lost worker, with its launch flags, or a new job) has lost the routing set since and its
+// statistics. Route() notices a new attempt and sets everything again; Stats() compares the
+// routing the router reports with the recorded one and repairs a difference (the samples lost
+// with the old process are not invented: the step is judged on what the router has).
+//
 // Every method is idempotent. Thread-safety: every method may be called from any thread; calls
-// are serialised by an internal mutex (one may wait for another's HTTP call, at most
-// http_timeout_ms). Never call it from inside with_scheduler (it takes the coordinator's lock).
+// are serialised by an internal mutex (one may wait for another's HTTP calls, at most
+// http_attempts x http_timeout_ms plus short pauses per call). Never call it from inside
+// with_scheduler (it takes the coordinator's lock).
 // Failure: Status values; HTTP and sqlite failures never throw.
 #pragma once
 
@@ -73,7 +80,11 @@ struct JobSlotDeps {
   // A service has no natural end: the job timeout only bounds a forgotten slot (30 days).
   int job_timeout_seconds = 30 * 24 * 3600;
   int serve_threads = 4;       // --threads of each serve job
-  int http_timeout_ms = 5000;  // health, smoke and admin calls
+  int http_timeout_ms = 5000;  // health, smoke and admin calls, per attempt
+  // Attempts in all of an admin, stats or smoke call that failed in transport (refused, reset,
+  // no answer in time); every call is idempotent. Readiness probes are asked once per call (the
+  // machine asks again on its next tick). The machine's phase deadline bounds the whole action.
+  int http_attempts = 3;
   int max_restarts = 3;
 };
 
