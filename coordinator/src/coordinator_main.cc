@@ -12,6 +12,7 @@
 #include <string>
 
 #include "edgefarm/coordinator/coordinator.h"
+#include "edgefarm/coordinator/promotion_service.h"
 
 namespace edgefarm::coordinator {
 namespace {
@@ -23,6 +24,8 @@ constexpr const char* kUsage =
     "                            [--accept-window D] [--missed-heartbeats N] [--timeout-grace D]\n"
     "                            [--unschedulable-deadline D] [--restart-grace D]\n"
     "                            [--max-queued-per-repo N] [--resource-group-queue N]\n"
+    "                            [--scale-down-delay D]\n"
+    "  --scale-down-delay: how long a promotion keeps the old slot warm after the switch (1m)\n"
     "  D is a duration: 500ms, 30s, 10m, 2h (0 turns --unschedulable-deadline off)\n";
 
 std::optional<int> ParseInt(const std::string& text) {
@@ -134,6 +137,11 @@ std::string ParseFlags(int argc, char** argv, CoordinatorOptions& options, std::
       options.repos_file = value;
     } else if (flag == "--public-url") {
       options.public_http_url = value;
+    } else if (flag == "--scale-down-delay") {
+      auto delay = ParseDuration(value);
+      if (!delay) return flag + " wants a duration such as 30s or 10m, got '" + value + "'";
+      const int64_t ms = delay->count();
+      options.promotion_setup = [ms](PromotionServiceOptions& o) { o.scale_down_delay_ms = ms; };
     } else if (IsSchedulerFlag(flag)) {
       std::string error = SetSchedulerFlag(flag, value, options.scheduler);
       if (!error.empty()) return error;
