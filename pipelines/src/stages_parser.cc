@@ -122,12 +122,31 @@ void ParseApproval(YamlReader& reader, const YAML::Node& node, ApprovalSpec* a) 
   }
 }
 
+void ParseAnalysis(YamlReader& reader, const YAML::Node& node, AnalysisSpec* a) {
+  if (!reader.ExpectMap(node, "promotion.analysis")) return;
+  reader.CheckKeys(node, InSection("promotion.analysis"),
+                   {"max_error_rate", "max_p95_ratio", "min_requests"});
+  if (node["max_error_rate"]) {
+    a->max_error_rate =
+        reader.Number(node["max_error_rate"], "promotion.analysis.max_error_rate", 0, 1);
+  }
+  if (node["max_p95_ratio"]) {
+    a->max_p95_ratio =
+        reader.Number(node["max_p95_ratio"], "promotion.analysis.max_p95_ratio", 1, 1000);
+  }
+  if (node["min_requests"]) {
+    if (auto v = reader.Int(node["min_requests"], "promotion.analysis.min_requests", 1, 1000000)) {
+      a->min_requests = int(*v);
+    }
+  }
+}
+
 }  // namespace
 
 void ParsePromotion(YamlReader& reader, const YAML::Node& node, PromotionSpec* p) {
   if (!reader.ExpectMap(node, "promotion")) return;
   reader.CheckKeys(node, InSection("promotion"),
-                   {"environment", "traffic", "failure_limit", "approval"});
+                   {"environment", "traffic", "failure_limit", "approval", "analysis"});
   if (node["environment"]) {
     if (auto v = reader.String(node["environment"], "promotion.environment")) {
       if (v->empty())
@@ -146,6 +165,7 @@ void ParsePromotion(YamlReader& reader, const YAML::Node& node, PromotionSpec* p
     }
   }
   if (node["approval"]) ParseApproval(reader, node["approval"], &p->approval);
+  if (node["analysis"]) ParseAnalysis(reader, node["analysis"], &p->analysis);
 }
 
 }  // namespace edgefarm::pipelines::internal

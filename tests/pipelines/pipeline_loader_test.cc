@@ -69,6 +69,7 @@ promotion:
   traffic: [{weight: 10, hold: 5m}, {weight: 50, hold: 10m}, {weight: 100}]
   failure_limit: 2
   approval: {required: true, role: release-manager, count: 1, timeout: 24h, on_timeout: reject}
+  analysis: {max_error_rate: 0.02, max_p95_ratio: 2, min_requests: 50}
 )";
 
 TEST(PipelineLoaderTest, ParsesEverySection) {
@@ -145,6 +146,9 @@ TEST(PipelineLoaderTest, ParsesGatesStepsAndStages) {
   EXPECT_EQ(p.promotion->failure_limit, 2);
   EXPECT_TRUE(p.promotion->approval.required);
   EXPECT_EQ(p.promotion->approval.timeout_seconds, 86400);
+  EXPECT_EQ(p.promotion->analysis.max_error_rate, 0.02);
+  EXPECT_EQ(p.promotion->analysis.max_p95_ratio, 2.0);
+  EXPECT_EQ(p.promotion->analysis.min_requests, 50);
 }
 
 TEST(PipelineLoaderTest, FillsDefaults) {

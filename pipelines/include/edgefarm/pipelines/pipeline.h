@@ -174,11 +174,19 @@ struct ApprovalSpec {
   int timeout_seconds = 86400;
   std::string on_timeout = "reject";  // reject | approve
 };
+// How a ramp step judges the candidate against the live version; unset keys take the
+// coordinator's defaults (docs/promotion.md "Analysis").
+struct AnalysisSpec {
+  std::optional<double> max_error_rate;  // candidate error rate above this fails the step
+  std::optional<double> max_p95_ratio;   // candidate p95 / live p95 above this fails the step
+  std::optional<int> min_requests;       // fewer candidate requests: inconclusive, never a pass
+};
 struct PromotionSpec {
   std::string environment = "production";
   std::vector<TrafficStep> traffic;  // defaults to one step of 100 %
   int failure_limit = 1;             // failed analyses tolerated before automatic rollback
   ApprovalSpec approval;
+  AnalysisSpec analysis;
 };
 
 struct Pipeline {
