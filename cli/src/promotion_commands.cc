@@ -103,10 +103,15 @@ std::string FormatPromotionLine(const json& p) {
   }
   out << "; candidate " << Short(Str(p, "candidate_version")) << " in " << Str(p, "candidate_slot")
       << ", live ";
-  if (Str(p, "live_version").empty()) {
-    out << "(none: first deploy)";
-  } else {
+  const bool baseline = p.value("stable_is_baseline", false);
+  if (!Str(p, "live_version").empty()) {
     out << Short(Str(p, "live_version")) << " in " << Str(p, "live_slot");
+    if (baseline && Str(p, "live_version") == Str(p, "stable_version")) out << " (baseline)";
+  } else if (baseline) {
+    out << "(none yet: the baseline " << Short(Str(p, "stable_version")) << " starts in "
+        << Str(p, "stable_slot") << " after approval)";
+  } else {
+    out << "(none: first deploy)";
   }
   if (!Str(p, "reason").empty()) out << " - " << Str(p, "reason");
   return out.str();

@@ -122,6 +122,9 @@ Status PromotionMachine::Enter() {
   const bool has_stable = !state_.stable_version.empty();
   switch (state_.phase) {
     case PromotionPhase::kStarting:
+      // Idempotent: Ok when the stable version already serves (always, except for a seeded
+      // baseline, and a stable server that died since is brought back before it is needed).
+      if (has_stable) EF_RETURN_IF_ERROR(slots_->StartSlot(stable, state_.stable_version));
       if (has_stable) EF_RETURN_IF_ERROR(slots_->Route(stable, 0));
       return slots_->StartSlot(cand, state_.candidate_version);
     case PromotionPhase::kRamping:
@@ -155,6 +158,13 @@ Status PromotionMachine::Begin(PromotionState state) {
   std::vector<LedgerEntry> entries = {Entry("promotion.requested", state_.candidate_slot,
                                             state_.candidate_version, state_.triggered_by,
                                             state_.evidence.empty() ? "{}" : state_.evidence)};
+  if (state_.stable_is_baseline) {
+    entries.push_back(Entry("baseline", state_.stable_slot, state_.stable_version, "coordinator",
+                            Dump({{"reason",
+                                   "first promotion of the environment: the run's unoptimised "
+                                   "model serves as the stable version the candidate ramps "
+                                   "against and rolls back to"}})));
+  }
   if (config_.spec.approval.required) {
     return Transition(PromotionPhase::kAwaitingApproval, "waiting for approval",
                       std::move(entries));
@@ -248,12 +258,19 @@ Status PromotionMachine::AdvanceApproval() {
 
 Status PromotionMachine::AdvanceStarting() {
   auto ready = slots_->SlotReady(CandidateSlot());
-  if (ready.ok() && *ready) {
+  bool stable_ready = true;
+  if (!state_.stable_version.empty()) {
+    auto stable = slots_->SlotReady(StableSlot());
+    stable_ready = stable.ok() && *stable;
+  }
+  if (ready.ok() && *ready && stable_ready) {
     return Transition(PromotionPhase::kPreAnalysis, "candidate ready in " + state_.candidate_slot,
                       {});
   }
   if (Now() >= state_.deadline_ms) {
-    return RollBackNow("coordinator", "the candidate was not ready before the deadline");
+    return RollBackNow("coordinator", stable_ready
+                                          ? "the candidate was not ready before the deadline"
+                                          : "the stable version was not ready before the deadline");
   }
   return Status::Ok();
 }

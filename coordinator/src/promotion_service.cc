@@ -114,6 +114,9 @@ void PromotionService::Loop() {
 Status PromotionService::NoteSubmitter(const std::string& run_id, const std::string& user) {
   std::lock_guard lock(mu_);
   if (!store_) return FailedPrecondition("the promotion service is not started");
+  if (submitters_.count(run_id)) return Status::Ok();  // noted before (a trigger redelivery)
+  EF_ASSIGN_OR_RETURN(auto known, store_->Get(run_id));
+  if (known) return Status::Ok();  // noted and already driven to its end
   submitters_[run_id] = user;
   if (!records_.count(run_id)) records_[run_id] = nullptr;
   return store_->Put({run_id, user, "", false, options_.clock->UnixMillis()});
@@ -181,6 +184,9 @@ void PromotionService::Evaluate(const std::string& run_id) {
         entry["tags"] = cell->required_tags;
         for (const auto& a : cell->artifacts) {
           if (a.name == "model.gguf") entry["artifact"] = {{"digest", a.digest}, {"size", a.size}};
+        }
+        for (const auto& in : cell->inputs) {
+          if (in.name == "model") entry["baseline"] = {{"digest", in.digest}, {"size", in.size}};
         }
         if (!entry.contains("artifact")) {
           entry["reason"] = "the recommended cell has no model.gguf artifact";
@@ -382,6 +388,15 @@ void PromotionService::BeginPromotion(const std::string& run_id, const std::stri
       state.stable_slot = LiveSlot(*last);
     }
   }
+  const std::string baseline = entry.contains("baseline") ? Text(entry["baseline"], "digest") : "";
+  if (state.stable_version.empty() && !baseline.empty() && baseline != state.candidate_version) {
+    // Nothing serves the environment yet: the unoptimised model the run started from is what
+    // would be served without this promotion, so the candidate ramps against it and a failing
+    // candidate rolls back to it (instead of a first deploy that switches without a ramp).
+    state.stable_version = baseline;
+    state.stable_slot = "blue";
+    state.stable_is_baseline = true;
+  }
   if (state.stable_version == state.candidate_version) {
     entry["status"] = "not_promoted";
     entry["reason"] = "this version is already live in " + environment;
@@ -424,6 +439,10 @@ Result<PromotionConfig> PromotionService::ConfigFor(const std::string& run_id) {
   config.spec = *pipeline->promotion;
   if (config.spec.traffic.empty()) config.spec.traffic = {{100, 0}};
   config.limits = options_.limits;
+  const pipelines::AnalysisSpec& analysis = config.spec.analysis;
+  if (analysis.max_error_rate) config.limits.max_error_rate = *analysis.max_error_rate;
+  if (analysis.max_p95_ratio) config.limits.max_p95_ratio = *analysis.max_p95_ratio;
+  if (analysis.min_requests) config.limits.min_requests = uint64_t(*analysis.min_requests);
   config.start_timeout_ms = options_.start_timeout_ms;
   config.analysis_grace_ms = options_.analysis_grace_ms;
   config.pause_timeout_ms = options_.pause_timeout_ms;

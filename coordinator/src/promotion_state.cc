@@ -55,16 +55,29 @@ bool IsTerminal(PromotionPhase phase) {
          phase == PromotionPhase::kRejected;
 }
 
+namespace {
+
+bool Switched(const PromotionState& state) {
+  return state.phase == PromotionPhase::kScaleDown || state.phase == PromotionPhase::kSucceeded;
+}
+
+// A seeded baseline starts with the start phase; before it (or when the promotion never got
+// there) nothing serves the environment.
+bool BaselineNeverStarted(const PromotionState& state) {
+  return state.stable_is_baseline && (state.phase == PromotionPhase::kAwaitingApproval ||
+                                      state.phase == PromotionPhase::kRejected);
+}
+
+}  // namespace
+
 std::string LiveVersion(const PromotionState& state) {
-  bool switched =
-      state.phase == PromotionPhase::kScaleDown || state.phase == PromotionPhase::kSucceeded;
-  return switched ? state.candidate_version : state.stable_version;
+  if (Switched(state)) return state.candidate_version;
+  return BaselineNeverStarted(state) ? std::string() : state.stable_version;
 }
 
 std::string LiveSlot(const PromotionState& state) {
-  bool switched =
-      state.phase == PromotionPhase::kScaleDown || state.phase == PromotionPhase::kSucceeded;
-  return switched ? state.candidate_slot : state.stable_slot;
+  if (Switched(state)) return state.candidate_slot;
+  return BaselineNeverStarted(state) ? std::string() : state.stable_slot;
 }
 
 std::string PromotionStateToJson(const PromotionState& s) {
@@ -84,6 +97,7 @@ std::string PromotionStateToJson(const PromotionState& s) {
                       {"candidate_slot", s.candidate_slot},
                       {"stable_version", s.stable_version},
                       {"stable_slot", s.stable_slot},
+                      {"stable_is_baseline", s.stable_is_baseline},
                       {"evidence", s.evidence},
                       {"phase", ToString(s.phase)},
                       {"step", s.step},
@@ -111,6 +125,7 @@ Result<PromotionState> PromotionStateFromJson(const std::string& json) {
   s.candidate_slot = str("candidate_slot");
   s.stable_version = str("stable_version");
   s.stable_slot = str("stable_slot");
+  s.stable_is_baseline = Bool(j, "stable_is_baseline");
   s.evidence = str("evidence");
   EF_ASSIGN_OR_RETURN(s.phase, ParsePromotionPhase(str("phase")));
   s.step = static_cast<int>(num("step"));

@@ -71,6 +71,49 @@ TEST_F(PromotionServiceTest, PassingCandidateIsStagedApprovedAndRampedLive) {
   EXPECT_TRUE(approved_by_rm) << history.dump(2);
 }
 
+// Nothing served the environment before: the run's unoptimised model is seeded as the stable
+// version, started in blue after the approval (not before), and the candidate ramps against it.
+TEST_F(PromotionServiceTest, FirstPromotionOfAnEnvironmentRampsAgainstTheBaseline) {
+  const std::string run = Submit(ServicePipeline("q8_0", kApproval));
+  json target = WaitTarget(run, Awaiting);
+  ASSERT_TRUE(target.is_object());
+  EXPECT_EQ(target["baseline"]["digest"], model_digest_) << target.dump(2);
+  EXPECT_EQ(target["promotion"]["stable_version"], model_digest_) << target.dump(2);
+  EXPECT_TRUE(target["promotion"]["stable_is_baseline"].get<bool>());
+  EXPECT_EQ(target["promotion"]["live_version"], "");  // nothing serves before the approval
+  EXPECT_EQ(slots_->starts, 0);
+  const std::string candidate = target["artifact"]["digest"];
+  int status = 0;
+  Post("/api/v1/runs/" + run + "/approve", NewToken("release-manager", "rm"), json::object(),
+       &status);
+  ASSERT_EQ(status, 200);
+  for (int step = 0; step < 3; ++step) {
+    ASSERT_TRUE(WaitTarget(run, [&](const json& t) {
+                  return Phase(t) == "ramping" && Step(t) == step;
+                }).is_object());
+    EXPECT_EQ(slots_->VersionIn(Slot::kBlue), model_digest_);
+    EXPECT_EQ(slots_->VersionIn(Slot::kGreen), candidate);
+    PassStep(run, step);
+  }
+  ASSERT_TRUE(WaitTarget(run, [](const json& t) { return Phase(t) == "scale_down"; }).is_object());
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(WaitTarget(run, [](const json& t) { return Phase(t) == "succeeded"; }).is_object());
+  EXPECT_EQ(slots_->VersionIn(Slot::kGreen), candidate);
+  EXPECT_EQ(slots_->VersionIn(Slot::kBlue), "");
+  std::vector<std::string> kinds;
+  const json history = Get("/api/v1/environments/prod/history");
+  for (const auto& e : history["entries"]) {
+    if (e["kind"] == "baseline") EXPECT_EQ(e["version"], model_digest_);
+    if (e["kind"] == "baseline" || e["kind"] == "ramp" || e["kind"] == "live") {
+      kinds.push_back(
+          e["kind"].get<std::string>() +
+          (e["kind"] == "ramp" ? std::to_string(e["detail"]["weight"].get<int>()) : ""));
+    }
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"baseline", "ramp10", "ramp50", "ramp100", "live"}));
+  EXPECT_EQ(Get("/api/v1/environments")["environments"][0]["live_version"], candidate);
+}
+
 TEST_F(PromotionServiceTest, FaultyCandidateIsRolledBackAndLiveNeverChanges) {
   SeedStable();
   const std::string run = Submit(ServicePipeline("q4_0", kApproval));

@@ -98,6 +98,9 @@ struct PromotionState {
   std::string candidate_slot;     // "blue" | "green"
   std::string stable_version;     // the last known-good version; "" for a first deploy
   std::string stable_slot;
+  // The stable version is the run's unoptimised baseline model, seeded into a new environment
+  // (nothing served it before this promotion's start phase started it).
+  bool stable_is_baseline = false;
   std::string evidence;  // JSON: gate verdicts, Pareto choice, staging measurements
   PromotionPhase phase = PromotionPhase::kAwaitingApproval;
   int step = 0;
@@ -112,7 +115,8 @@ struct PromotionState {
 std::string PromotionStateToJson(const PromotionState& state);
 Result<PromotionState> PromotionStateFromJson(const std::string& json);
 
-// The version serving all traffic of the environment in this state ("" when none).
+// The version serving all traffic of the environment in this state ("" when none: a first
+// deploy before its switch, or a seeded baseline that was never started).
 std::string LiveVersion(const PromotionState& state);
 std::string LiveSlot(const PromotionState& state);
 
