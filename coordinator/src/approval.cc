@@ -4,7 +4,32 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
+
 namespace edgefarm::coordinator {
+namespace {
+
+bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    return std::tolower(static_cast<unsigned char>(x)) ==
+           std::tolower(static_cast<unsigned char>(y));
+  });
+}
+
+// Users are "<token name>:<token id>": two tokens with one name are one person. A pushed run's
+// triggerer is "git:<author email>", the same person as a token named by that email (a token
+// cannot prove a git identity otherwise).
+bool SamePerson(std::string_view triggered_by, std::string_view user) {
+  const std::string_view name = user.substr(0, user.rfind(':'));
+  constexpr std::string_view kGit = "git:";
+  if (triggered_by.substr(0, kGit.size()) == kGit) {
+    return EqualsIgnoringCase(name, triggered_by.substr(kGit.size()));
+  }
+  return user == triggered_by || name == triggered_by.substr(0, triggered_by.rfind(':'));
+}
+
+}  // namespace
 
 std::string_view ToString(ApprovalState state) {
   switch (state) {
@@ -25,7 +50,7 @@ Status CheckDecision(const pipelines::ApprovalSpec& spec, std::string_view trigg
                      const ApprovalDecision& decision) {
   if (!spec.required) return FailedPrecondition("this promotion does not require approval");
   if (decision.user.empty()) return PermissionDenied("an anonymous decision cannot be recorded");
-  if (decision.user == triggered_by) {
+  if (SamePerson(triggered_by, decision.user)) {
     return PermissionDenied("the person who triggered the run cannot approve or reject it");
   }
   if (decision.role != spec.role && decision.role != "admin") {

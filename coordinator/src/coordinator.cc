@@ -107,6 +107,10 @@ Status Coordinator::OpenControl() {
   trigger.native_target = options_.native_target;
   trigger.wake_interval = options_.trigger_wake_interval;
   trigger.logger = logger_;
+  // promotions_ is set in Start() before the trigger thread starts.
+  trigger.on_run = [this](const std::string& run_id, const std::string& triggered_by) {
+    return promotions_ ? promotions_->NoteSubmitter(run_id, triggered_by) : Status::Ok();
+  };
   triggers_ = std::make_unique<TriggerService>(std::move(trigger));
   return Status::Ok();
 }

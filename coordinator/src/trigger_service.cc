@@ -19,6 +19,20 @@
 #include "edgefarm/pipelines/trigger_filter.h"
 
 namespace edgefarm::coordinator {
+namespace {
+
+// Who triggered a pushed run: the commit author's email ("git:ada@example.com"), or the whole
+// author string when it has no <email>. Tokens named by that email are the same person.
+std::string GitActor(const std::string& author) {
+  const auto open = author.find('<');
+  const auto close = author.find('>', open == std::string::npos ? 0 : open);
+  if (open != std::string::npos && close != std::string::npos && close > open + 1) {
+    return "git:" + author.substr(open + 1, close - open - 1);
+  }
+  return "git:" + author;
+}
+
+}  // namespace
 
 TriggerService::TriggerService(TriggerContext ctx) : ctx_(std::move(ctx)) {}
 
@@ -150,6 +164,8 @@ Result<std::string> TriggerService::SubmitAtCommit(const RepoRecord& repo,
                         ctx_.control->RunForCommit(repo.name, delivery.after, repo.pipeline_file));
     if (existing) {
       *outcome = {"skipped", "run " + *existing + " already exists for this commit", *existing};
+      EF_ASSIGN_OR_RETURN(CommitInfo info, mirror.Commit(delivery.after));
+      TellRunStarted(*existing, info);
       return *existing;
     }
   }
@@ -181,7 +197,14 @@ Result<std::string> TriggerService::SubmitAtCommit(const RepoRecord& repo,
                                                     repo.pipeline_file, info.author, info.message,
                                                     delivery.id, ctx_.clock->UnixMillis()}));
   *outcome = {"started", "run " + run_id, run_id};
+  TellRunStarted(run_id, info);
   return run_id;
+}
+
+void TriggerService::TellRunStarted(const std::string& run_id, const CommitInfo& commit) {
+  if (!ctx_.on_run) return;
+  Status told = ctx_.on_run(run_id, GitActor(commit.author));
+  if (!told.ok()) ctx_.logger->error("run {}: {}", run_id, told.ToString());
 }
 
 }  // namespace edgefarm::coordinator

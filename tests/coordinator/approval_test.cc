@@ -26,6 +26,17 @@ TEST(Approval, TriggererCannotApproveEvenWithTheRole) {
   EXPECT_NE(s.message().find("triggered"), std::string::npos);
 }
 
+// A pushed run is triggered by "git:<author email>"; a token named by that email is the author.
+TEST(Approval, ThePusherCannotApproveThroughATokenNamedByTheirEmail) {
+  const std::string pusher = "git:Ada@Example.com";
+  EXPECT_EQ(CheckDecision(Spec(), pusher, {}, By("ada@example.com:t1", "release-manager")).code(),
+            StatusCode::kPermissionDenied);
+  EXPECT_TRUE(CheckDecision(Spec(), pusher, {}, By("bob@example.com:t2", "release-manager")).ok());
+  // Two tokens with one name are one person.
+  EXPECT_EQ(CheckDecision(Spec(), "alice:t1", {}, By("alice:t2", "release-manager")).code(),
+            StatusCode::kPermissionDenied);
+}
+
 TEST(Approval, RoleIsChecked) {
   EXPECT_EQ(CheckDecision(Spec(), "alice", {}, By("bob", "developer")).code(),
             StatusCode::kPermissionDenied);

@@ -1,6 +1,7 @@
 // End to end: a real `git push` to a bare repository, then its signed GitHub-style delivery to a
 // coordinator running as a child process, produces a run at the pushed commit that a real worker
-// (child process, real ZeroMQ/TCP) completes with the real engine.
+// (child process, real ZeroMQ/TCP) completes with the real engine; the coordinator's promotion
+// service then drives that run, with the commit's author as the one who may not approve it.
 //
 // The engine binary is BinaryDir()/engine/edgefarm-engine, or $EDGEFARM_TEST_ENGINE when set
 // (a build directory that does not build the engine); the test is skipped when neither exists.
@@ -45,6 +46,12 @@ recipes:
   llama_cpp: {scheme: q8_0, pure: false}
 benchmark: {prompt_tokens: 16, gen_tokens: 8, repetitions: 1, threads: 1}
 eval: {ctx: 64, max_chunks: 2}
+gates:
+  checks: [accuracy_retention >= 0.5]
+promotion:
+  environment: prod
+  traffic: [{weight: 100, hold: 1s}]
+  approval: {required: true, role: release-manager, count: 1, timeout: 1h, on_timeout: reject}
 steps:
   - name: commit-info
     run: [sh, -c, "echo step-ran"]
@@ -168,6 +175,36 @@ TEST(TriggerEndToEndTest, PushThenSignedWebhookRunsOnTheFarm) {
       EXPECT_FALSE(job["artifacts"].empty());
     }
   }
+
+  // The promotion service drives the pushed run: the commit's author triggered it, so a
+  // release-manager token named by the author's email may not approve it.
+  json promotion;
+  ASSERT_TRUE(WaitFor([&] {
+    auto got = client.Get(("/api/v1/runs/" + run_id + "/promotion").c_str(), auth);
+    if (!got || got->status != 200) return false;
+    promotion = json::parse(got->body);
+    const json targets = promotion.value("targets", json::object());
+    for (const auto& [target, entry] : targets.items()) {
+      if (entry.contains("promotion")) return true;
+    }
+    return false;
+  })) << promotion.dump(2)
+      << "\n"
+      << ReadFile(dir.path() / "coordinator.log");
+  EXPECT_EQ(promotion["submitted_by"], "git:ada@example.com");
+  const json& first = promotion["targets"].begin().value()["promotion"];
+  EXPECT_EQ(first["phase"], "awaiting_approval") << promotion.dump(2);
+  EXPECT_EQ(first["triggered_by"], "git:ada@example.com");
+  auto token = client.Post("/api/v1/tokens", auth,
+                           json{{"role", "release-manager"}, {"name", "ada@example.com"}}.dump(),
+                           "application/json");
+  ASSERT_TRUE(token);
+  ASSERT_EQ(token->status, 201) << token->body;
+  const httplib::Headers ada = {
+      {"Authorization", "Bearer " + json::parse(token->body)["token"].get<std::string>()}};
+  res = client.Post(("/api/v1/runs/" + run_id + "/approve").c_str(), ada, "{}", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 403) << res->body;
 }
 
 }  // namespace

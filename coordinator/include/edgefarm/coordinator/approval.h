@@ -34,8 +34,9 @@ struct ApprovalOutcome {
 };
 
 // Whether `decision` may be recorded. PermissionDenied when the decider is the run's triggerer
-// or holds neither spec.role nor "admin"; AlreadyExists when the user already decided;
-// FailedPrecondition when approval is not required.
+// (a token of the same name, or for a pushed run "git:<email>" a token named <email>) or holds
+// neither spec.role nor "admin"; AlreadyExists when the user already decided; FailedPrecondition
+// when approval is not required.
 Status CheckDecision(const pipelines::ApprovalSpec& spec, std::string_view triggered_by,
                      const std::vector<ApprovalDecision>& existing,
                      const ApprovalDecision& decision);

@@ -116,8 +116,10 @@ class PromotionService {
   void Stop();  // idempotent
 
   // Records who submitted a run (durable when it returns) and makes the run one the service
-  // drives; its promotions refuse that user's approval. Runs started otherwise (git triggers,
-  // WithScheduler) are not driven.
+  // drives; its promotions refuse that user's approval. Called for API submissions ("<token
+  // name>:<token id>") and git-triggered runs ("git:<author email>"); runs started otherwise
+  // (the service's own stage and slot runs, WithScheduler) are not driven. A run noted before
+  // keeps its first submitter (Ok, nothing written).
   Status NoteSubmitter(const std::string& run_id, const std::string& user);
 
   // One pass of the work the thread does (tests with a ManualClock call it directly).

@@ -23,6 +23,7 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,8 @@
 
 namespace edgefarm::coordinator {
 
+struct CommitInfo;  // git2_repo.h
+
 struct TriggerContext {
   std::mutex* mu = nullptr;  // guards *scheduler
   Scheduler* scheduler = nullptr;
@@ -49,6 +52,11 @@ struct TriggerContext {
   std::string native_target;
   uint64_t max_pipeline_bytes = 1 << 20;
   std::chrono::milliseconds wake_interval{100};
+  // Told about every run a push started, once it is durable, with who triggered it
+  // ("git:<author email>" of the pushed commit), and again for the existing run a redelivery
+  // finds (a crash between the two steps must not leave the run undriven). The coordinator
+  // hands it to PromotionService::NoteSubmitter. Empty: nobody is told.
+  std::function<Status(const std::string& run_id, const std::string& triggered_by)> on_run;
   std::shared_ptr<spdlog::logger> logger;
 };
 
@@ -96,6 +104,7 @@ class TriggerService {
   Result<std::string> SubmitAtCommit(const RepoRecord& repo, const DeliveryRecord& delivery,
                                      class GitMirror& mirror, const std::string& yaml,
                                      Outcome* outcome);
+  void TellRunStarted(const std::string& run_id, const CommitInfo& commit);
   void PollDue();
   Status PollRepo(const RepoRecord& repo);
 
