@@ -290,6 +290,11 @@ Status PromotionMachine::AdvancePreAnalysis() {
   if (state_.stable_version.empty()) {
     return Switch("first version of the environment: nothing to compare with", std::move(entries));
   }
+  if (!state_.rollback_of.empty()) {
+    return Switch("rolled back by hand from promotion " + state_.rollback_of +
+                      " to the version live before it",
+                  std::move(entries));
+  }
   return StartStep(0, "pre-promotion analysis passed", std::move(entries));
 }
 

@@ -427,6 +427,18 @@ void PromotionService::BeginPromotion(const std::string& run_id, const std::stri
   machines_[environment] = std::move(machine);
 }
 
+PromotionConfig PromotionService::RollbackConfig() const {
+  PromotionConfig config;
+  config.spec.traffic = {{100, 0}};
+  config.spec.approval.required = false;  // the route checked the release role
+  config.limits = options_.limits;
+  config.start_timeout_ms = options_.start_timeout_ms;
+  config.analysis_grace_ms = options_.analysis_grace_ms;
+  config.pause_timeout_ms = options_.pause_timeout_ms;
+  config.scale_down_delay_ms = options_.scale_down_delay_ms;
+  return config;
+}
+
 Result<PromotionConfig> PromotionService::ConfigFor(const std::string& run_id) {
   Result<pipelines::Pipeline> pipeline = NotFound("run " + run_id + " is not known");
   options_.with_scheduler([&](Scheduler& scheduler) {
@@ -483,7 +495,8 @@ Status PromotionService::ResumeStored() {
         continue;
       }
       if (IsTerminal(state->phase)) continue;
-      auto config = ConfigFor(state->run_id);
+      auto config = state->rollback_of.empty() ? ConfigFor(state->run_id)
+                                               : Result<PromotionConfig>(RollbackConfig());
       json evidence = json::parse(state->evidence, nullptr, false);
       auto tags = evidence.is_object()
                       ? evidence.value("tags", std::map<std::string, std::string>())

@@ -1,10 +1,14 @@
 // PromotionService: what the HTTP API shows and the human decisions (approve, reject, rollback,
-// continue, fault drills). Every decision goes through the machine, which commits it to the
-// ledger before acting; these functions only find the machine and shape the answers.
+// continue, fault drills). Every decision goes through a machine, which commits it to the ledger
+// before acting; these functions find the machine (or, for a rollback after a promotion
+// succeeded, begin one) and shape the answers.
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "edgefarm/coordinator/promotion_service.h"
 #include "promotion_service_store.h"
+#include "random_hex.h"
 
 namespace edgefarm::coordinator {
 namespace {
@@ -173,15 +177,58 @@ Result<json> PromotionService::Rollback(const std::string& environment, const Ac
                                         const std::string& reason) {
   std::lock_guard lock(mu_);
   PromotionMachine* machine = ActiveMachine(environment);
-  if (machine == nullptr) {
-    return FailedPrecondition("no promotion is in progress in " + environment +
-                              " (rolling back a finished promotion is not offered yet)");
-  }
+  if (machine == nullptr) return RestorePrevious(environment, actor, reason);
   EF_RETURN_IF_ERROR(
       machine->Rollback(actor.user, reason.empty() ? "rolled back by hand" : reason));
   logger_->info("promotion {} in {} rolled back by {}", machine->state().id, environment,
                 actor.user);
   return PromotionJson(machine->state().id);
+}
+
+Result<json> PromotionService::RestorePrevious(const std::string& environment, const Actor& actor,
+                                               const std::string& reason) {
+  if (!ledger_) return FailedPrecondition("the promotion service is not started");
+  EF_ASSIGN_OR_RETURN(auto rows, ledger_->Promotions(environment));
+  if (rows.empty()) return FailedPrecondition("nothing was ever promoted in " + environment);
+  EF_ASSIGN_OR_RETURN(PromotionState last, PromotionStateFromJson(rows.back().state_json));
+  if (last.phase != PromotionPhase::kSucceeded) {
+    return FailedPrecondition(fmt::format(
+        "the last promotion in {} ({}) ended {}: its stable version is still the live one",
+        environment, last.id, ToString(last.phase)));
+  }
+  if (last.stable_version.empty()) {
+    return FailedPrecondition("the live version of " + environment +
+                              " was its first deploy: there is no previous version");
+  }
+  json evidence = json::parse(last.evidence, nullptr, false);
+  const auto tags = evidence.is_object()
+                        ? evidence.value("tags", std::map<std::string, std::string>())
+                        : std::map<std::string, std::string>();
+  EF_ASSIGN_OR_RETURN(EnvironmentSlots * slots, SlotsFor(environment, tags));
+  PromotionConfig config = RollbackConfig();
+  config.spec.environment = environment;
+  PromotionState state;
+  state.id = "prom-" + RandomHex(6);
+  state.environment = environment;
+  state.run_id = last.run_id;
+  state.triggered_by = actor.user;
+  state.candidate_version = last.stable_version;
+  state.stable_version = last.candidate_version;
+  state.stable_slot = last.candidate_slot;
+  state.rollback_of = last.id;
+  state.evidence = json{
+      {"rollback_of", last.id},
+      {"reason", reason.empty() ? "rolled back by hand" : reason},
+      {"tags", tags}}.dump();
+  auto machine =
+      std::make_unique<PromotionMachine>(config, ledger_.get(), slots, options_.clock, logger_);
+  EF_RETURN_IF_ERROR(machine->Begin(std::move(state)));
+  const std::string id = machine->state().id;
+  logger_->info("environment {}: {} rolls {} back to {} (asked by {})", environment, id,
+                last.candidate_version.substr(0, 12), last.stable_version.substr(0, 12),
+                actor.user);
+  machines_[environment] = std::move(machine);
+  return PromotionJson(id);
 }
 
 Result<json> PromotionService::Continue(const std::string& environment, const Actor& actor) {

@@ -98,6 +98,7 @@ std::string PromotionStateToJson(const PromotionState& s) {
                       {"stable_version", s.stable_version},
                       {"stable_slot", s.stable_slot},
                       {"stable_is_baseline", s.stable_is_baseline},
+                      {"rollback_of", s.rollback_of},
                       {"evidence", s.evidence},
                       {"phase", ToString(s.phase)},
                       {"step", s.step},
@@ -126,6 +127,7 @@ Result<PromotionState> PromotionStateFromJson(const std::string& json) {
   s.stable_version = str("stable_version");
   s.stable_slot = str("stable_slot");
   s.stable_is_baseline = Bool(j, "stable_is_baseline");
+  s.rollback_of = str("rollback_of");
   s.evidence = str("evidence");
   EF_ASSIGN_OR_RETURN(s.phase, ParsePromotionPhase(str("phase")));
   s.step = static_cast<int>(num("step"));

@@ -69,6 +69,23 @@ TEST_F(PromotionServiceTest, PassingCandidateIsStagedApprovedAndRampedLive) {
   }
   EXPECT_EQ(weights, (std::vector<int>{10, 50, 100})) << history.dump(2);
   EXPECT_TRUE(approved_by_rm) << history.dump(2);
+
+  // After the switch a release manager rolls back by hand (a developer may not): the version
+  // live before comes back in the idle slot and takes all traffic; the candidate is scaled down.
+  const std::string promotion_id = target["promotion"]["id"];
+  Post("/api/v1/environments/prod/rollback", NewToken("developer", "dev2"), json::object(),
+       &status);
+  EXPECT_EQ(status, 403);
+  reply = Post("/api/v1/environments/prod/rollback", rm, {{"reason", "regression"}}, &status);
+  ASSERT_EQ(status, 200) << reply.dump();
+  EXPECT_EQ(reply["rollback_of"], promotion_id);
+  auto live_env = [&] { return Get("/api/v1/environments")["environments"][0]; };
+  ASSERT_TRUE(WaitFor([&] { return live_env()["live_version"] == stable_; })) << live_env();
+  clock_.Advance(std::chrono::seconds(61));
+  ASSERT_TRUE(WaitFor([&] { return live_env()["promotion"]["phase"] == "succeeded"; }))
+      << live_env();
+  EXPECT_EQ(slots_->VersionIn(Slot::kBlue), stable_);
+  EXPECT_EQ(slots_->VersionIn(Slot::kGreen), "");
 }
 
 // Nothing served the environment before: the run's unoptimised model is seeded as the stable

@@ -101,6 +101,9 @@ struct PromotionState {
   // The stable version is the run's unoptimised baseline model, seeded into a new environment
   // (nothing served it before this promotion's start phase started it).
   bool stable_is_baseline = false;
+  // Set when this promotion is a hand rollback of the succeeded promotion with this id: the
+  // candidate is the previous version, which switches back after pre-analysis without a ramp.
+  std::string rollback_of;
   std::string evidence;  // JSON: gate verdicts, Pareto choice, staging measurements
   PromotionPhase phase = PromotionPhase::kAwaitingApproval;
   int step = 0;

@@ -135,7 +135,11 @@ class PromotionService {
   // GET /environments and /environments/{env}/history.
   Result<nlohmann::json> EnvironmentsJson();
   Result<nlohmann::json> HistoryJson(const std::string& environment);
-  // POST /environments/{env}/rollback|continue. FailedPrecondition when nothing is active.
+  // POST /environments/{env}/rollback|continue. Rollback of an active promotion sends all
+  // traffic back to its stable version; with none active, it begins a rollback promotion that
+  // brings back the version live before the last succeeded one (no approval, no ramp: started in
+  // the idle slot, pre-analysed, switched). FailedPrecondition when there is nothing to go back
+  // to (nothing promoted, or the last promotion did not succeed) or nothing to continue.
   Result<nlohmann::json> Rollback(const std::string& environment, const Actor& actor,
                                   const std::string& reason);
   Result<nlohmann::json> Continue(const std::string& environment, const Actor& actor);
@@ -156,7 +160,10 @@ class PromotionService {
   void CheckStage(nlohmann::json& entry);
   void BeginPromotion(const std::string& run_id, const std::string& target, nlohmann::json& record);
   void AdvanceMachines();
+  Result<nlohmann::json> RestorePrevious(const std::string& environment, const Actor& actor,
+                                         const std::string& reason);
   Result<PromotionConfig> ConfigFor(const std::string& run_id);
+  PromotionConfig RollbackConfig() const;  // a hand rollback: no approval, one 100 % step
   Result<EnvironmentSlots*> SlotsFor(const std::string& environment,
                                      const std::map<std::string, std::string>& tags);
   PromotionMachine* ActiveMachine(const std::string& environment);
