@@ -55,7 +55,9 @@ std::vector<json> Promotions(const json& promotion) {
   return out;
 }
 
-// A few completions through the environment's router, so the ramp's analysis has requests.
+// Completions through the environment's router, so the ramp's analysis has requests: 100 per
+// poll (a few tens of ms on a small model) give a 10 % step of a 2 s hold about 60 candidate
+// requests, above the analysis's default minimum of 20.
 void SyntheticTraffic(ApiClient& client, const std::string& environment) {
   auto envs = client.Get("/api/v1/environments");
   if (!envs.ok()) return;
@@ -65,7 +67,7 @@ void SyntheticTraffic(ApiClient& client, const std::string& environment) {
     load.url = Str(env, "router_url");
     load.body = R"({"prompt":"Once upon a time","max_tokens":4,"temperature":0})";
     load.concurrency = 2;
-    load.requests = 8;
+    load.requests = 100;
     load.request_timeout = std::chrono::seconds(10);
     (void)serving::RunLoad(load);  // errors are the analysis's to judge, not ours
   }

@@ -38,6 +38,7 @@ TEST(UpFlagsTest, DefaultsAndValues) {
   auto flags = ParseUpFlags(static_cast<int>(argv.size()), argv.data());
   ASSERT_TRUE(flags.ok());
   EXPECT_EQ(flags->workers, 2);
+  EXPECT_EQ(flags->slots, 2);  // router + baseline + candidate servers fit beside the matrix
   EXPECT_FALSE(flags->once);
   EXPECT_EQ(flags->pipeline.filename(), ".edgefarm.yml");
 

@@ -20,7 +20,7 @@ namespace edgefarm::cli {
 
 struct UpFlags {
   int workers = 2;
-  int slots = 1;
+  int slots = 2;  // a promotion runs three long-running jobs: router, baseline and candidate
   std::filesystem::path pipeline;  // empty: the bundled example
   bool once = false;
   std::filesystem::path data_dir = ".edgefarm-data";
