@@ -280,6 +280,14 @@ void Scheduler::OnReject(WorkerSession& worker, const v1::Reject& msg) {
     return;
   }
   InfraFailure(jobs_[msg.job_id()], *attempt, "rejected by worker: " + msg.reason());
+  if (msg.draining() && worker.record.state == WorkerState::kLive) {
+    // A worker shutting down (SIGTERM) hands its jobs back before its Goodbye; without this the
+    // next pass could assign them to it again and burn their infrastructure retries on refusals.
+    worker.record.state = WorkerState::kDraining;
+    dirty_workers_.insert(worker.record.id);
+    AddEvent("worker.draining", worker.record.id,
+             R"({"reason":"the worker refused a job: draining"})");
+  }
 }
 
 void Scheduler::OnLogChunk(WorkerSession& worker, const v1::LogChunk& msg) {

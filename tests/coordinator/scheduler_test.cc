@@ -159,6 +159,29 @@ TEST_F(SchedulerTest, InfraRetriesAreCapped) {
   EXPECT_EQ(scheduler_->FindRun(run)->state, RunState::kFailed);
 }
 
+// A worker shutting down refuses with Reject.draining: it is marked draining and the job goes to
+// another worker instead of burning its retries on refusals.
+TEST_F(SchedulerTest, ADrainingRefusalStopsAssignmentsToThatWorker) {
+  Register("w1", kIntel);
+  std::string run = Submit({Job("cell", kIntel)});
+  auto assigns = Assigns(Step(), "w1");
+  ASSERT_EQ(assigns.size(), 1u);
+  v1::Envelope reject;
+  reject.mutable_reject()->set_job_id(assigns[0].job_id());
+  reject.mutable_reject()->set_attempt(assigns[0].attempt());
+  reject.mutable_reject()->set_lease_token(assigns[0].lease_token());
+  reject.mutable_reject()->set_reason("worker is draining");
+  reject.mutable_reject()->set_draining(true);
+  EXPECT_TRUE(Assigns(Deliver("w1", reject), "w1").empty());
+  EXPECT_TRUE(Assigns(Step(), "w1").empty());
+  EXPECT_EQ(scheduler_->Workers()[0].state, WorkerState::kDraining);
+  assigns = Assigns(Register("w2", kIntel), "w2");
+  if (assigns.empty()) assigns = Assigns(Step(), "w2");
+  ASSERT_EQ(assigns.size(), 1u);
+  EXPECT_EQ(assigns[0].attempt(), 2u);
+  EXPECT_EQ(JobNamed(run, "cell").state, JobState::kAssigned);
+}
+
 TEST_F(SchedulerTest, StaleLeaseResultIsRejected) {
   Register("w", kIntel);
   std::string run = Submit({Job("cell", kIntel)});

@@ -154,6 +154,7 @@ void WorkerAgent::OnAssign(const v1::Assign& assign) {
     reject->set_attempt(assign.attempt());
     reject->set_lease_token(assign.lease_token());
     reject->set_reason(refusal);
+    reject->set_draining(draining_);
   } else {
     v1::Accept* accept = reply.mutable_accept();
     accept->set_job_id(assign.job_id());
