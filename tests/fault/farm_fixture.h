@@ -70,8 +70,17 @@ inline pid_t Spawn(int (*command)(int, char**), std::vector<std::string> args, c
 inline bool ProcessGone(pid_t pid) {
   if (pid <= 0) return false;
   if (::kill(pid, 0) != 0) return errno == ESRCH;
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // An exited process not yet reaped still answers kill(); /proc/PID/stat says 'Z'. The process
+  // can also vanish while its stat is read (ESRCH from read, which std::ifstream would throw).
+  const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno == ENOENT || errno == ESRCH;
+  char buf[1024];
+  const ssize_t n = ::read(fd, buf, sizeof(buf));
+  const int read_errno = errno;
+  ::close(fd);
+  if (n <= 0) return n < 0 && read_errno == ESRCH;
+  const std::string text(buf, static_cast<size_t>(n));
   const size_t paren = text.rfind(')');
   return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
 }
