@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -19,8 +18,6 @@
 #include "edgefarm/worker/hardware_detector.h"
 #include "git_test_repo.h"
 #include "test_support.h"
-
-extern char** environ;
 
 namespace edgefarm::coordinator {
 namespace {
@@ -61,31 +58,7 @@ timeout: 10m
 
 constexpr char kSecret[] = "e2e-webhook-secret";
 
-// A child process with stdout and stderr in a log file; SIGTERM and reaped on destruction.
-class Child {
- public:
-  Child(std::vector<std::string> args, const fs::path& log) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = 0;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool started() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = 0;
-};
+using Child = edgefarm::testing::ChildProcess;
 
 TEST(TriggerEndToEndTest, PushThenSignedWebhookRunsOnTheFarm) {
   const fs::path edgefarm = BinaryDir() / "cli" / "edgefarm";

@@ -10,7 +10,6 @@
 #include <httplib.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -26,8 +25,6 @@
 #include "edgefarm/serving/load_generator.h"
 #include "edgefarm/worker/hardware_detector.h"
 #include "test_support.h"
-
-extern char** environ;
 
 namespace edgefarm::coordinator::test {
 namespace {
@@ -50,21 +47,6 @@ int FreePort() {
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
   ::close(fd);
   return ntohs(addr.sin_port);
-}
-
-// Starts a binary with stdout and stderr appended to `log`; 0 when it cannot be started.
-pid_t Spawn(std::vector<std::string> args, const fs::path& log) {
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = 0;
-  posix_spawn_file_actions_destroy(&actions);
-  return pid;
 }
 
 // One real cell on stories260K; a three-step ramp with 1 s holds. A failed analysis holds the
@@ -142,10 +124,11 @@ class CoordinatorKillTest : public ::testing::Test {
     http_port_ = FreePort();
     StartCoordinator();
     admin_ = Trim(ReadFile(data_ / "admin.token"));
-    worker_ = Spawn({edgefarm_.string(), "worker", "--coordinator", zmq_, "--name", "w1", "--slots",
-                     "4", "--cache", (dir_.path() / "cache").string(), "--token-file",
-                     (data_ / "worker.token").string(), "--engine", engine_.string()},
-                    dir_.path() / "worker.log");
+    worker_ = edgefarm::testing::SpawnLogged(
+        {edgefarm_.string(), "worker", "--coordinator", zmq_, "--name", "w1", "--slots", "4",
+         "--cache", (dir_.path() / "cache").string(), "--token-file",
+         (data_ / "worker.token").string(), "--engine", engine_.string()},
+        dir_.path() / "worker.log");
     ASSERT_GT(worker_, 0);
     ASSERT_TRUE(WaitFor(
         [&] {
@@ -181,11 +164,12 @@ class CoordinatorKillTest : public ::testing::Test {
 
   // The real binary on the same data directory and ports every time.
   void StartCoordinator() {
-    coordinator_ = Spawn({edgefarm_.string(), "coordinator", "--data", data_.string(), "--listen",
-                          zmq_, "--http", "127.0.0.1:" + std::to_string(http_port_),
-                          "--heartbeat-ms", "500", "--scale-down-delay", "1s", "--native-target",
-                          worker::NativeTarget(worker::DetectHardware()), "--log-level", "info"},
-                         dir_.path() / "coordinator.log");
+    coordinator_ = edgefarm::testing::SpawnLogged(
+        {edgefarm_.string(), "coordinator", "--data", data_.string(), "--listen", zmq_, "--http",
+         "127.0.0.1:" + std::to_string(http_port_), "--heartbeat-ms", "500", "--scale-down-delay",
+         "1s", "--native-target", worker::NativeTarget(worker::DetectHardware()), "--log-level",
+         "info"},
+        dir_.path() / "coordinator.log");
     ASSERT_GT(coordinator_, 0);
     client_ = std::make_unique<httplib::Client>("127.0.0.1", http_port_);
     client_->set_read_timeout(60, 0);

@@ -9,7 +9,6 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <signal.h>
-#include <spawn.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <sys/wait.h>
 
@@ -27,38 +26,12 @@
 #include "local_slots.h"
 #include "test_support.h"
 
-extern char** environ;
-
 namespace edgefarm::coordinator::test {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// A child process with output in a log file; SIGTERM and reaped on destruction.
-class ChildProcess {
- public:
-  ChildProcess(std::vector<std::string> args, const fs::path& log) {
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    if (posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid_ = 0;
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  ~ChildProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool started() const { return pid_ > 0; }
-
- private:
-  pid_t pid_ = 0;
-};
+using edgefarm::testing::ChildProcess;
 
 // Slots over real in-process servers and router; versions are blob digests (the model is the
 // blob's file), plus the explicitly registered ones. Outlives coordinator restarts, as serve

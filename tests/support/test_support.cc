@@ -1,5 +1,9 @@
 #include "test_support.h"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -8,6 +12,8 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+
+extern char** environ;
 
 namespace edgefarm::testing {
 
@@ -23,7 +29,9 @@ fs::path BinaryDir() {
   return fs::current_path();
 }
 
-fs::path TestData(const std::string& relative) { return SourceDir() / "tests" / "data" / relative; }
+fs::path TestData(const std::string& relative) {
+  return SourceDir() / "tests" / "data" / relative;
+}
 
 TempDir::TempDir() {
   std::string pattern = (fs::temp_directory_path() / "edgefarm-test-XXXXXX").string();
@@ -59,6 +67,27 @@ void WriteFile(const fs::path& path, const std::string& content) {
   fs::create_directories(path.parent_path());
   std::ofstream out(path, std::ios::binary);
   out << content;
+}
+
+pid_t SpawnLogged(std::vector<std::string> args, const fs::path& log) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, 1, 2);
+  pid_t pid = 0;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ) != 0) pid = 0;
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+
+ChildProcess::~ChildProcess() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGTERM);
+    ::waitpid(pid_, nullptr, 0);
+  }
 }
 
 }  // namespace edgefarm::testing

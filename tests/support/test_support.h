@@ -1,10 +1,13 @@
 // Helpers shared by every test binary.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace edgefarm::testing {
 
@@ -33,6 +36,23 @@ class TempDir {
 // failure bound for a hung system, not a timing assertion: conditions normally hold far sooner.
 bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds limit = std::chrono::seconds(60));
+
+// Starts args[0] (a path) with args, stdout and stderr appended to `log`; 0 when it cannot start.
+pid_t SpawnLogged(std::vector<std::string> args, const std::filesystem::path& log);
+
+// A child process started by SpawnLogged; SIGTERMed and reaped on destruction.
+class ChildProcess {
+ public:
+  ChildProcess(std::vector<std::string> args, const std::filesystem::path& log)
+      : pid_(SpawnLogged(std::move(args), log)) {}
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  bool started() const { return pid_ > 0; }
+
+ private:
+  pid_t pid_ = 0;
+};
 
 std::string ReadFile(const std::filesystem::path& path);
 void WriteFile(const std::filesystem::path& path, const std::string& content);
