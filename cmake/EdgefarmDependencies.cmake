@@ -11,6 +11,10 @@ find_package(Boost 1.74 REQUIRED COMPONENTS filesystem)
 pkg_check_modules(ZMQ REQUIRED IMPORTED_TARGET libzmq)
 pkg_check_modules(LIBGIT2 REQUIRED IMPORTED_TARGET libgit2)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# The allocator of the binaries that host a coordinator (docs/scheduling.md: the loop allocates
+# rows and messages that the writer thread frees; jemalloc's per-thread caches cost about 12 % less
+# CPU per job than glibc malloc in edgefarm-bench-scheduler).
+pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
 if(EDGEFARM_BUILD_TESTS)
   find_package(GTest REQUIRED)
 endif()

@@ -7,7 +7,7 @@ packages=(
   libzmq3-dev cppzmq-dev libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libgit2-dev libsqlite3-dev libspdlog-dev libfmt-dev
   libboost-dev libboost-filesystem-dev nlohmann-json3-dev libcpp-httplib-dev
-  libssl-dev libsodium-dev
+  libssl-dev libsodium-dev libjemalloc-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   # the NEON kernel test: cross-compiled for AArch64, run under qemu (scripts/cross-arm64-test.sh)
   g++-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user

@@ -93,6 +93,7 @@ DeliveryRecord DeliveryFromRow(const Stmt& s) {
 }  // namespace
 
 Result<std::unique_ptr<ControlStore>> ControlStore::Open(const std::filesystem::path& file) {
+  ConfigureSqliteOnce();
   sqlite3* db = nullptr;
   int rc =
       sqlite3_open_v2(file.c_str(), &db,

@@ -24,6 +24,11 @@ Status SqliteError(sqlite3* db, std::string_view prefix, std::string_view what);
 // where message is sqlite's error text for the failing statement.
 Status SqliteExec(sqlite3* db, const char* sql, std::string_view prefix);
 
+// Process-wide sqlite settings, applied before the first connection opens (later calls, or a
+// sqlite that another library initialised first, leave the defaults): memory statistics off, so
+// sqlite's allocations take no global mutex (nothing here reads sqlite3_memory_used).
+void ConfigureSqliteOnce();
+
 // Opens (creating if needed) a database file for durable writes: busy_timeout 5 s, WAL,
 // synchronous=FULL, then runs `schema` (idempotent DDL). The caller owns the returned connection
 // (sqlite3_close); on failure nothing is left open. Errors: IoError "open PATH: ..." or

@@ -435,9 +435,13 @@ Status LoadBlobsAndTokens(sqlite3* db, StoreSnapshot& out) {
 
 }  // namespace
 
-Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& file) {
+Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& file,
+                                                       Threading threading) {
+  ConfigureSqliteOnce();
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  const int mutex = threading == Threading::kOneThread ? SQLITE_OPEN_NOMUTEX : 0;
+  int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | mutex,
+                           nullptr);
   if (rc != SQLITE_OK) {
     Status error = IoError("cannot open " + file.string() + ": " +
                            (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
@@ -448,6 +452,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
   sqlite3_busy_timeout(db, 5000);
   EF_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
   EF_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+  if (threading == Threading::kOneThread) {
+    // The writer's cache keeps the pages of in-flight jobs, the indexes and the event log's tail
+    // between its transactions (no other connection writes, so sqlite keeps the cache valid);
+    // sqlite's default of 2 MiB re-read them through the kernel on every commit.
+    EF_RETURN_IF_ERROR(store->Exec("PRAGMA cache_size=-65536"));
+  }
   EF_RETURN_IF_ERROR(store->Migrate());
   return store;
 }
