@@ -218,7 +218,7 @@ Result<std::string> Coordinator::SubmitRun(PlannedRun planned, std::chrono::mill
 // is the only one that writes from here on.
 Status Coordinator::StartWriter() {
   EF_ASSIGN_OR_RETURN(writer_store_, SqliteStore::Open(options_.data_dir / "coordinator.db",
-                                                       SqliteStore::Threading::kOneThread));
+                                                       SqliteStore::Role::kWriter));
   Transport* transport = transport_.get();
   commits_ = std::make_unique<CommitQueue>(
       writer_store_.get(), [transport] { transport->Wake(); }, logger_);

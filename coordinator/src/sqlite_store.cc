@@ -14,10 +14,12 @@
 
 #include <algorithm>
 #include <array>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "sqlite_statement.h"
+#include "wal_checkpointer.h"
 
 namespace edgefarm::coordinator {
 namespace {
@@ -436,10 +438,10 @@ Status LoadBlobsAndTokens(sqlite3* db, StoreSnapshot& out) {
 }  // namespace
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::path& file,
-                                                       Threading threading) {
+                                                       Role role) {
   ConfigureSqliteOnce();
   sqlite3* db = nullptr;
-  const int mutex = threading == Threading::kOneThread ? SQLITE_OPEN_NOMUTEX : 0;
+  const int mutex = role == Role::kWriter ? SQLITE_OPEN_NOMUTEX : 0;
   int rc = sqlite3_open_v2(file.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | mutex,
                            nullptr);
   if (rc != SQLITE_OK) {
@@ -452,13 +454,15 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::filesystem::pa
   sqlite3_busy_timeout(db, 5000);
   EF_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
   EF_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
-  if (threading == Threading::kOneThread) {
+  EF_RETURN_IF_ERROR(store->Migrate());
+  if (role == Role::kWriter) {
     // The writer's cache keeps the pages of in-flight jobs, the indexes and the event log's tail
     // between its transactions (no other connection writes, so sqlite keeps the cache valid);
     // sqlite's default of 2 MiB re-read them through the kernel on every commit.
     EF_RETURN_IF_ERROR(store->Exec("PRAGMA cache_size=-65536"));
+    EF_ASSIGN_OR_RETURN(store->checkpointer_, WalCheckpointer::Start(file));
+    store->checkpointer_->Attach(db);
   }
-  EF_RETURN_IF_ERROR(store->Migrate());
   return store;
 }
 
@@ -467,6 +471,7 @@ SqliteStore::SqliteStore(sqlite3* db) : db_(db), cache_(std::make_unique<Stateme
 SqliteStore::~SqliteStore() {
   cache_.reset();  // statements are finalised before the connection closes
   sqlite3_close(db_);
+  checkpointer_.reset();  // after the connection whose WAL hook points at it
 }
 
 Status SqliteStore::Exec(const char* sql) {
@@ -516,6 +521,8 @@ Status SqliteStore::ApplyChanges(const ChangeSet& c) {
 
 Status SqliteStore::Commit(const ChangeSet& changes) {
   if (changes.empty()) return Status::Ok();
+  std::unique_lock<std::mutex> checkpoint_hold;
+  if (checkpointer_) checkpoint_hold = checkpointer_->CommitLock();
   EF_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s;
   try {

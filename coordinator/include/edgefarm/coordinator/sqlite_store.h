@@ -17,20 +17,21 @@ struct sqlite3;
 
 namespace edgefarm::coordinator {
 
-class StatementCache;  // sqlite_store.cc
+class StatementCache;   // sqlite_statement.h
+class WalCheckpointer;  // wal_checkpointer.h
 
 class SqliteStore final : public Store {
  public:
   // The version this build writes; docs/storage.md describes each version.
   static constexpr int kSchemaVersion = 5;
 
-  // kShared: sqlite serialises calls on the connection itself (its default). kOneThread: the
-  // caller guarantees one thread at a time (the commit queue's writer), so sqlite takes no
-  // connection mutex on each bind and step; the writer's connection also gets a 64 MiB page
-  // cache.
-  enum class Threading { kShared, kOneThread };
+  // kShared: sqlite serialises calls on the connection itself (its default). kWriter: the
+  // connection of the coordinator's writer thread, used by one thread at a time, so sqlite takes
+  // no connection mutex on each bind and step; it gets a 64 MiB page cache, and its WAL is
+  // checkpointed on a thread of its own (WalCheckpointer) instead of inside its commits.
+  enum class Role { kShared, kWriter };
   static Result<std::unique_ptr<SqliteStore>> Open(const std::filesystem::path& file,
-                                                   Threading threading = Threading::kShared);
+                                                   Role role = Role::kShared);
   ~SqliteStore() override;
   SqliteStore(const SqliteStore&) = delete;
   SqliteStore& operator=(const SqliteStore&) = delete;
@@ -52,6 +53,7 @@ class SqliteStore final : public Store {
 
   sqlite3* db_;
   std::unique_ptr<StatementCache> cache_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;  // kWriter only
   int version_ = 0;
   int64_t transactions_ = 0;
 };
