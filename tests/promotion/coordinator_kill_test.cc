@@ -49,8 +49,10 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// One real cell on stories260K; a three-step ramp with 1 s holds. A failed analysis holds the
-// step again (failure_limit 3): latency noise on a loaded machine must not end the test.
+// One real cell on stories260K; a three-step ramp with 1 s holds. This test is about the kill and
+// the resume, not about the analysis: the p95 limit is loose (a CI machine running the other
+// suites beside this one measured the candidate at 1.59x the live version three times in a row),
+// and a failed analysis still holds the step again (failure_limit 3).
 std::string Pipeline(const std::string& scheme) {
   return R"(name: promote-kill
 model:
@@ -73,6 +75,7 @@ promotion:
     - {weight: 50, hold: 1s}
     - {weight: 100, hold: 1s}
   failure_limit: 3
+  analysis: {max_p95_ratio: 20}
   approval: {required: true, role: release-manager, count: 1, timeout: 1h, on_timeout: reject}
 )";
 }
