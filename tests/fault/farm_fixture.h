@@ -7,9 +7,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,18 +34,7 @@ using testing::WaitFor;
 
 inline constexpr auto kLong = std::chrono::seconds(60);
 
-// A port that was free a moment ago (the coordinator must come back on the same one).
-inline int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+using edgefarm::testing::FreeLoopbackPort;
 
 // Forks a child that runs `in_child` (if set), then `command` with `args` (stdout and stderr to
 // `log`), and exits with its code.
@@ -95,8 +82,8 @@ inline pid_t ReadPid(const fs::path& file) {
 class FarmTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    zmq_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
-    http_port_ = FreePort();
+    zmq_ = "tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    http_port_ = FreeLoopbackPort();
   }
 
   void TearDown() override {

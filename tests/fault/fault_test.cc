@@ -175,7 +175,8 @@ TEST_F(FarmTest, WorkerPartitionedByNetnsLosesItsLeaseAndItsLateCompletionIsReje
   NetnsLink link;
   const std::string reason = link.Create(dir_ / "ip.log");
   if (!reason.empty()) GTEST_SKIP() << "network namespace partition not possible: " << reason;
-  zmq_listen_ = worker_endpoint_ = "tcp://" + link.host_ip() + ":" + std::to_string(FreePort());
+  zmq_listen_ = worker_endpoint_ =
+      "tcp://" + link.host_ip() + ":" + std::to_string(FreeLoopbackPort());
   StartCoordinator();
   StartWorker("alpha", 1, {}, [&link] { link.EnterInChild(); });
   ASSERT_TRUE(WaitFor([&] { return WorkerNamed("alpha").is_object(); }, kLong));

@@ -8,10 +8,8 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sqlite3.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,24 +28,12 @@ namespace edgefarm::coordinator::test {
 namespace {
 
 namespace fs = std::filesystem;
+using edgefarm::testing::FreeLoopbackPort;
 using edgefarm::testing::ReadFile;
 using edgefarm::testing::WaitFor;
 using nlohmann::json;
 
 constexpr auto kLong = std::chrono::minutes(2);
-
-// A port that was free a moment ago (the coordinator comes back on the same one).
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // One real cell on stories260K; a three-step ramp with 1 s holds. This test is about the kill and
 // the resume, not about the analysis: the p95 limit is loose (a CI machine running the other
@@ -123,8 +109,8 @@ class CoordinatorKillTest : public ::testing::Test {
       GTEST_SKIP() << "needs " << edgefarm_ << " and " << engine_ << " (build them first)";
     }
     data_ = dir_.path() / "data";
-    zmq_ = "tcp://127.0.0.1:" + std::to_string(FreePort());
-    http_port_ = FreePort();
+    zmq_ = "tcp://127.0.0.1:" + std::to_string(FreeLoopbackPort());
+    http_port_ = FreeLoopbackPort();
     StartCoordinator();
     admin_ = Trim(ReadFile(data_ / "admin.token"));
     worker_ = edgefarm::testing::SpawnLogged(

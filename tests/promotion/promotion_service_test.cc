@@ -120,7 +120,9 @@ TEST_F(PromotionServiceTest, FirstPromotionOfAnEnvironmentRampsAgainstTheBaselin
   std::vector<std::string> kinds;
   const json history = Get("/api/v1/environments/prod/history");
   for (const auto& e : history["entries"]) {
-    if (e["kind"] == "baseline") EXPECT_EQ(e["version"], model_digest_);
+    if (e["kind"] == "baseline") {
+      EXPECT_EQ(e["version"], model_digest_);
+    }
     if (e["kind"] == "baseline" || e["kind"] == "ramp" || e["kind"] == "live") {
       kinds.push_back(
           e["kind"].get<std::string>() +

@@ -32,6 +32,10 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// A loopback TCP port that was free a moment ago (bound, read back and closed), for a server a
+// test starts, or restarts, on a port it knows.
+int FreeLoopbackPort();
+
 // Polls `condition` until it holds or `limit` passes; returns whether it held. The limit is a
 // failure bound for a hung system, not a timing assertion: conditions normally hold far sooner.
 bool WaitFor(const std::function<bool()>& condition,
