@@ -7,8 +7,8 @@
 // - Every Commit() is BEGIN IMMEDIATE ... COMMIT; with WAL + synchronous=FULL the COMMIT returns
 //   after the WAL is fsynced, which is the durability point the scheduler acknowledges after.
 // - Migrations are an ordered list (sqlite_store_migrations.h); each runs in its own transaction
-// together with the bump of
-//   schema_version, so a crash mid-migration leaves the previous version intact.
+//   together with the bump of schema_version, so a crash mid-migration leaves the previous
+//   version intact.
 #include "edgefarm/coordinator/sqlite_store.h"
 
 #include <sqlite3.h>
