@@ -28,14 +28,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -46,6 +44,7 @@
 #include "edgefarm/coordinator/coordinator.h"
 #include "edgefarm/coordinator/sqlite_store.h"
 #include "edgefarm/proto/frame_codec.h"
+#include "scheduler_peers.h"
 
 namespace {
 
@@ -56,6 +55,10 @@ using edgefarm::coordinator::PlannedRun;
 namespace v1 = edgefarm::v1;
 namespace fs = std::filesystem;
 using Steady = std::chrono::steady_clock;
+using edgefarm::bench::NowNs;
+using edgefarm::bench::ReadLine;
+using edgefarm::bench::RegisterPeer;
+using edgefarm::bench::WriteLine;
 
 struct Flags {
   int64_t jobs = 100000;
@@ -68,11 +71,6 @@ struct Flags {
   bool json = false;
   bool serial_commit = false;  // the loop commits itself (no writer thread), for comparison
 };
-
-int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(Steady::now().time_since_epoch())
-      .count();
-}
 
 bool ParseFlags(int argc, char** argv, Flags& f) {
   for (int i = 1; i < argc; ++i) {
@@ -103,160 +101,6 @@ bool ParseFlags(int argc, char** argv, Flags& f) {
   return f.jobs > 0 && f.workers > 0 && f.slots > 0 && f.peer_threads > 0;
 }
 
-// ---- The worker peers (child process) ----
-
-struct PeerStats {
-  std::atomic<int64_t> assigns{0}, acks{0}, first_assign_ns{0}, last_assign_ns{0}, last_ack_ns{0};
-  std::mutex mu;
-  std::vector<int64_t> latencies_ns;  // phase 2 only
-  std::atomic<bool> measure_latency{false};
-  std::atomic<bool> stop{false};
-  std::atomic<int> welcomed{0};
-};
-
-void SendEnv(zmq::socket_t& s, v1::Envelope env) {
-  std::string frame = edgefarm::proto::EncodeFrame(std::move(env));
-  (void)s.send(zmq::buffer(frame), zmq::send_flags::none);
-}
-
-void OnAssign(zmq::socket_t& s, const v1::Assign& assign, PeerStats& stats) {
-  const int64_t now = NowNs();
-  int64_t expected = 0;
-  stats.first_assign_ns.compare_exchange_strong(expected, now);
-  stats.last_assign_ns = now;
-  ++stats.assigns;
-  if (stats.measure_latency) {
-    auto it = assign.spec().command().env().find("SUBMITTED_NS");
-    if (it != assign.spec().command().env().end()) {
-      std::lock_guard lock(stats.mu);
-      stats.latencies_ns.push_back(now - std::atoll(it->second.c_str()));
-    }
-  }
-  v1::Envelope accept;
-  accept.mutable_accept()->set_job_id(assign.job_id());
-  accept.mutable_accept()->set_attempt(assign.attempt());
-  accept.mutable_accept()->set_lease_token(assign.lease_token());
-  SendEnv(s, std::move(accept));
-  v1::Envelope result;
-  v1::JobResult* r = result.mutable_result();
-  r->set_job_id(assign.job_id());
-  r->set_attempt(assign.attempt());
-  r->set_lease_token(assign.lease_token());
-  r->set_outcome(v1::OUTCOME_SUCCEEDED);
-  SendEnv(s, std::move(result));
-}
-
-void RegisterPeer(zmq::socket_t& s, const std::string& id, const std::string& token, int slots) {
-  v1::Envelope env;
-  v1::Register* reg = env.mutable_register_();
-  reg->set_worker_id(id);
-  reg->set_name(id);
-  reg->set_slots(static_cast<uint32_t>(slots));
-  reg->set_enrol_token(token);
-  reg->set_agent_version("bench");
-  SendEnv(s, std::move(env));
-}
-
-void PeerThread(int first, int count, const std::string& endpoint, const std::string& token,
-                int slots, zmq::context_t& ctx, PeerStats& stats) {
-  std::vector<zmq::socket_t> sockets;
-  for (int i = 0; i < count; ++i) {
-    sockets.emplace_back(ctx, zmq::socket_type::dealer);
-    const std::string id = "bench-w" + std::to_string(first + i);
-    sockets.back().set(zmq::sockopt::routing_id, id);
-    sockets.back().set(zmq::sockopt::linger, 0);
-    sockets.back().connect(endpoint);
-    RegisterPeer(sockets.back(), id, token, slots);
-  }
-  std::vector<zmq::pollitem_t> items;
-  for (auto& s : sockets) items.push_back({s.handle(), 0, ZMQ_POLLIN, 0});
-  auto next_heartbeat = Steady::now() + std::chrono::seconds(1);
-  while (!stats.stop) {
-    zmq::poll(items, std::chrono::milliseconds(50));
-    for (size_t i = 0; i < items.size(); ++i) {
-      if (!(items[i].revents & ZMQ_POLLIN)) continue;
-      zmq::message_t msg;
-      while (sockets[i].recv(msg, zmq::recv_flags::dontwait)) {
-        auto env = edgefarm::proto::DecodeFrame(std::string_view(msg.data<char>(), msg.size()));
-        if (!env.ok()) continue;
-        if (env->has_assign()) OnAssign(sockets[i], env->assign(), stats);
-        if (env->has_welcome()) ++stats.welcomed;
-        if (env->has_result_ack()) {
-          stats.last_ack_ns = NowNs();
-          ++stats.acks;
-        }
-      }
-    }
-    if (Steady::now() >= next_heartbeat) {  // liveness while idle
-      for (auto& s : sockets) {
-        v1::Envelope hb;
-        hb.mutable_heartbeat();
-        SendEnv(s, std::move(hb));
-      }
-      next_heartbeat = Steady::now() + std::chrono::seconds(1);
-    }
-  }
-}
-
-std::string ReadLine(int fd) {
-  std::string line;
-  char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
-  return line;
-}
-
-void WriteLine(int fd, const std::string& line) {
-  std::string s = line + "\n";
-  if (::write(fd, s.data(), s.size()) < 0) std::perror("write");
-}
-
-int64_t Percentile(std::vector<int64_t>& v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t at = static_cast<size_t>(p * static_cast<double>(v.size() - 1));
-  return v[at];
-}
-
-// Commands from the parent: "reset", "report", "latency on|off", "quit".
-int RunPeers(int cmd_fd, int report_fd, const Flags& f) {
-  std::istringstream hello(ReadLine(cmd_fd));
-  std::string endpoint, token;
-  hello >> endpoint >> token;
-  zmq::context_t ctx(2);
-  PeerStats stats;
-  std::vector<std::thread> threads;
-  const int per = (f.workers + f.peer_threads - 1) / f.peer_threads;
-  for (int t = 0, first = 0; first < f.workers; ++t, first += per) {
-    const int count = std::min(per, f.workers - first);
-    threads.emplace_back(PeerThread, first, count, endpoint, token, f.slots, std::ref(ctx),
-                         std::ref(stats));
-  }
-  while (true) {
-    const std::string cmd = ReadLine(cmd_fd);
-    if (cmd == "quit" || cmd.empty()) break;
-    if (cmd == "reset") {
-      stats.assigns = 0;
-      stats.acks = 0;
-      stats.first_assign_ns = 0;
-      std::lock_guard lock(stats.mu);
-      stats.latencies_ns.clear();
-    } else if (cmd == "latency on" || cmd == "latency off") {
-      stats.measure_latency = cmd == "latency on";
-    } else if (cmd == "report") {
-      std::lock_guard lock(stats.mu);
-      std::vector<int64_t> lat = stats.latencies_ns;
-      std::ostringstream out;
-      out << stats.welcomed << " " << stats.assigns << " " << stats.acks << " "
-          << stats.first_assign_ns << " " << stats.last_assign_ns << " " << stats.last_ack_ns << " "
-          << Percentile(lat, 0.5) << " " << Percentile(lat, 0.99) << " " << lat.size();
-      WriteLine(report_fd, out.str());
-    }
-  }
-  stats.stop = true;
-  for (auto& t : threads) t.join();
-  return 0;
-}
-
 // ---- The coordinator side (parent process) ----
 
 struct Report {
@@ -280,7 +124,7 @@ PlannedRun NoopRun(int64_t jobs, bool stamp) {
   const std::string stamp_ns = std::to_string(NowNs());
   for (int64_t i = 0; i < jobs; ++i) {
     JobRecord job;
-    job.name = "j" + std::to_string(i);
+    job.name = std::to_string(i).insert(0, 1, 'j');  // not "j" + ...: GCC 12 -Wrestrict
     job.is_engine = false;
     job.argv = {"true"};
     if (stamp) job.env["SUBMITTED_NS"] = stamp_ns;
@@ -504,7 +348,8 @@ int main(int argc, char** argv) {
   if (child == 0) {
     ::close(to_child[1]);
     ::close(to_parent[0]);
-    std::_Exit(RunPeers(to_child[0], to_parent[1], f));
+    std::_Exit(
+        edgefarm::bench::RunPeers(to_child[0], to_parent[1], {f.workers, f.slots, f.peer_threads}));
   }
   ::close(to_child[0]);
   ::close(to_parent[1]);
@@ -542,5 +387,6 @@ int main(int argc, char** argv) {
   Print(f, fig);
   std::error_code ec;
   fs::remove_all(dir, ec);
-  return fig.complete ? 0 : 1;
+  const bool restarted = f.restart_rows == 0 || fig.restart_ms >= 0;
+  return fig.complete && restarted ? 0 : 1;
 }
