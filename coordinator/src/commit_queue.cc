@@ -12,6 +12,8 @@
 //   is woken when it may cut again.
 #include "edgefarm/coordinator/commit_queue.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 namespace edgefarm::coordinator {
@@ -23,7 +25,10 @@ CommitQueue::CommitQueue(Store* store, std::function<void()> on_released,
       on_released_(std::move(on_released)),
       logger_(std::move(logger)),
       retry_interval_(retry_interval) {
-  writer_ = std::thread([this] { Run(); });
+  writer_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ef-writer");  // for top -H, perf and gdb
+    Run();
+  });
 }
 
 CommitQueue::~CommitQueue() {

@@ -12,6 +12,7 @@
 #include "edgefarm/coordinator/coordinator.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -170,7 +171,10 @@ Status Coordinator::Start() {
   stop_ = false;
   http_->Start();
   triggers_->Start();
-  loop_ = std::thread([this] { Loop(); });
+  loop_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "ef-loop");
+    Loop();
+  });
   logger_->info("coordinator listening on {} (workers) and {} (HTTP), data in {}", zmq_endpoint_,
                 http_url_, options_.data_dir.string());
   return Status::Ok();

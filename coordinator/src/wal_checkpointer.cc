@@ -8,6 +8,8 @@
 //   at kWriterFrames bounds the WAL either way.
 #include "wal_checkpointer.h"
 
+#include <pthread.h>
+
 namespace edgefarm::coordinator {
 
 Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::filesystem::path& file) {
@@ -22,7 +24,10 @@ Result<std::unique_ptr<WalCheckpointer>> WalCheckpointer::Start(const std::files
     return IoError("cannot open " + file.string() + " for checkpoints: " + why);
   }
   std::unique_ptr<WalCheckpointer> checkpointer(new WalCheckpointer(db));
-  checkpointer->thread_ = std::thread([raw = checkpointer.get()] { raw->Run(); });
+  checkpointer->thread_ = std::thread([raw = checkpointer.get()] {
+    pthread_setname_np(pthread_self(), "ef-checkpoint");
+    raw->Run();
+  });
   return checkpointer;
 }
 
