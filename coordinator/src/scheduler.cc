@@ -46,7 +46,20 @@ Scheduler::Scheduler(SchedulerOptions options, Store* store, const BlobStore* bl
       blobs_(blobs),
       logs_(logs),
       clock_(clock),
-      logger_(std::move(logger)) {}
+      logger_(std::move(logger)),
+      run_id_seq_(static_cast<uint32_t>(std::stoul(RandomHex(3), nullptr, 16))) {}
+
+// "run-" + 11 hex digits of the Unix millisecond + 5 of a sequence that starts at random, so ids
+// sort by creation time. Every b-tree keyed by a run or job id (runs, jobs, jobs_by_run, attempts)
+// then grows at its right edge, and a commit dirties the last leaf of each rather than a random
+// one per run. Runs created in one millisecond differ in the sequence; a restart starts it afresh.
+std::string Scheduler::NewRunId() {
+  while (true) {
+    const auto ms = static_cast<uint64_t>(clock_->UnixMillis()) & 0xFFFFFFFFFFFull;
+    std::string id = fmt::format("run-{:011x}{:05x}", ms, run_id_seq_++ & 0xFFFFFu);
+    if (!runs_.count(id)) return id;
+  }
+}
 
 void Scheduler::AddEvent(const std::string& kind, const std::string& subject, std::string detail) {
   pending_.events.push_back({0, clock_->UnixMillis(), kind, subject, std::move(detail)});
@@ -113,7 +126,7 @@ Result<std::string> Scheduler::StageRun(PlannedRun planned) {
   EF_RETURN_IF_ERROR(CheckGroupQueues(planned.jobs));
   EF_RETURN_IF_ERROR(Admit(planned));
   RunRecord run;
-  run.id = "run-" + RandomHex(8);
+  run.id = NewRunId();
   run.name = planned.name;
   run.pipeline_file = planned.pipeline_file;
   run.pipeline_yaml = std::move(planned.pipeline_yaml);

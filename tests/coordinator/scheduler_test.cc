@@ -262,6 +262,35 @@ TEST_F(SchedulerTest, OneTransactionPerTick) {
   EXPECT_EQ(sqlite_->TransactionsCommitted(), before + 1);
 }
 
+// Run ids sort by creation time (so the store's b-trees keyed by them grow at one edge) and stay
+// unique when many runs are created in the same millisecond, also across a restart.
+TEST_F(SchedulerTest, RunIdsSortByCreationAndAreUniqueWithinAMillisecond) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 50; ++i) ids.push_back(Submit({Job("cell", kIntel)}));
+  clock_.Advance(milliseconds(1));
+  ids.push_back(Submit({Job("cell", kIntel)}));
+  Restart();  // a new sequence, the same millisecond
+  std::vector<std::string> after_restart;
+  for (int i = 0; i < 50; ++i) after_restart.push_back(Submit({Job("cell", kIntel)}));
+  clock_.Advance(milliseconds(1));
+  after_restart.push_back(Submit({Job("cell", kIntel)}));
+
+  // "run-", 11 hex digits of the millisecond, 5 of the sequence.
+  auto millis = [](const std::string& id) { return id.substr(4, 11); };
+  auto seq = [](const std::string& id) { return std::stoul(id.substr(15), nullptr, 16); };
+  for (const auto& id : ids) ASSERT_TRUE(id.starts_with("run-") && id.size() == 20u) << id;
+  for (size_t i = 1; i < 50; ++i) {
+    EXPECT_EQ(millis(ids[i]), millis(ids[0]));
+    EXPECT_EQ(seq(ids[i]), (seq(ids[i - 1]) + 1) & 0xFFFFFu) << "the sequence orders them";
+  }
+  EXPECT_LT(ids[49], ids[50]) << "a later millisecond sorts after";
+  EXPECT_EQ(millis(after_restart[0]), millis(ids[50]));
+  EXPECT_LT(ids[50], after_restart[50]);
+  std::set<std::string> all(ids.begin(), ids.end());
+  all.insert(after_restart.begin(), after_restart.end());
+  EXPECT_EQ(all.size(), ids.size() + after_restart.size());
+}
+
 TEST_F(SchedulerTest, NothingIsSentBeforeItIsCommitted) {
   Register("w", kIntel);
   std::string run = Submit({Job("cell", kIntel)});

@@ -262,6 +262,7 @@ class Scheduler {
   std::vector<std::string> MissingForBestWorker(const Tags& required) const;
   bool IsRegistered(const WorkerSession& worker) const;
   void AddEvent(const std::string& kind, const std::string& subject, std::string detail);
+  std::string NewRunId();
   AttemptRecord* CurrentAttempt(const JobRecord& job);
 
   // Finished runs read back from the store for the API; cleared by Flush, so it holds only what
@@ -325,6 +326,7 @@ class Scheduler {
   std::vector<Outbound> outbox_;  // ready to send
   int64_t protocol_errors_ = 0;
   uint64_t flushes_ = 0;
+  uint32_t run_id_seq_;             // the low digits of run ids; starts at random
   CommitQueue* commits_ = nullptr;  // not owned; nullptr: Flush commits to store_
   CommitBatch Cut();                // pending changes and staged messages as one batch
   // No lease can be due before this (steady clock); ExpireLeases skips its scan until then.
