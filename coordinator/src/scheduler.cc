@@ -251,18 +251,20 @@ namespace {
 template <typename Slot>
 bool FewerFree(const Slot& a, const Slot& b) {
   if (a.free != b.free) return a.free < b.free;
-  return a.worker->record.id > b.worker->record.id;
+  return a.rank > b.rank;
 }
 
 }  // namespace
 
 std::vector<Scheduler::WorkerSlot> Scheduler::MatchingWorkers(const Tags& required) {
   std::vector<WorkerSlot> heap;
+  size_t rank = 0;  // workers_ is ordered by id
   for (auto& [id, worker] : workers_) {
+    ++rank;
     if (worker.record.state != WorkerState::kLive || !worker.connected) continue;
     if (worker.running.size() >= worker.record.slots) continue;
     if (!pipelines::MissingTags(required, worker.record.tags).empty()) continue;
-    heap.push_back({worker.record.slots - worker.running.size(), &worker});
+    heap.push_back({worker.record.slots - worker.running.size(), rank, &worker});
   }
   std::make_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
   return heap;
@@ -279,12 +281,12 @@ Scheduler::WorkerSession* Scheduler::PickWorker(std::vector<WorkerSlot>& heap) {
     const size_t free = w.running.size() >= w.record.slots ? 0 : w.record.slots - w.running.size();
     if (free == 0) continue;
     if (free != top.free) {  // used through another class meanwhile: re-rank
-      heap.push_back({free, top.worker});
+      heap.push_back({free, top.rank, top.worker});
       std::push_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
       continue;
     }
     if (free > 1) {  // after this assignment it has free - 1
-      heap.push_back({free - 1, top.worker});
+      heap.push_back({free - 1, top.rank, top.worker});
       std::push_heap(heap.begin(), heap.end(), FewerFree<WorkerSlot>);
     }
     return top.worker;

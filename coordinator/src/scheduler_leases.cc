@@ -81,6 +81,8 @@ void Scheduler::ExpireLeases() {
     }
   }
   next_lease_check_ = next;
+  // leases_ is hashed: handle what is due in attempt order, so events and retries are reproducible.
+  std::sort(due.begin(), due.end(), [](const Due& a, const Due& b) { return a.key < b.key; });
   for (const auto& [key, why] : due) {
     auto job = jobs_.find(key.first);
     auto attempt = attempts_.find(key);

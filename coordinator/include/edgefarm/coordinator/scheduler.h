@@ -234,6 +234,7 @@ class Scheduler {
   // have used the worker meanwhile.
   struct WorkerSlot {
     size_t free;
+    size_t rank;  // the worker's position in id order: ties go to the smaller id
     WorkerSession* worker;
   };
   std::vector<WorkerSlot> MatchingWorkers(const Tags& required);
@@ -287,12 +288,18 @@ class Scheduler {
   std::unordered_map<std::string, JobRecord> jobs_;           // node-based: pointers stay valid
   std::map<std::string, std::vector<std::string>> run_jobs_;  // run id -> job ids in seq order
   std::map<std::pair<std::string, uint32_t>, AttemptRecord> attempts_;
-  std::map<std::pair<std::string, uint32_t>, Lease> leases_;  // active attempts only
+  struct AttemptKeyHash {
+    size_t operator()(const std::pair<std::string, uint32_t>& key) const {
+      return std::hash<std::string>()(key.first) * 31 + key.second;
+    }
+  };
+  // Active attempts only. Hashed: it is looked up for every worker message.
+  std::unordered_map<std::pair<std::string, uint32_t>, Lease, AttemptKeyHash> leases_;
   std::map<std::string, WorkerSession> workers_;
   // Ready queues keyed by tag class (the canonical form of required_tags), then by run, FIFO
   // within a run. Across runs the scheduler picks by priority, then fewest running.
   std::map<std::string, std::map<std::string, std::deque<std::string>>> ready_;
-  std::map<std::string, int> running_by_run_;  // assigned or running attempts per run
+  std::unordered_map<std::string, int> running_by_run_;  // assigned or running attempts per run
   // Job id -> ids of the jobs it needs / of the jobs that need it (same run).
   std::unordered_map<std::string, std::vector<std::string>> need_ids_, dependent_ids_;
   // Per run: job counts kept up to date by SetJobState, so a run's state is derived in O(1).
@@ -315,11 +322,6 @@ class Scheduler {
   // and other dirty runs only when their derived state changes.
   std::set<std::string> dirty_runs_, dirty_workers_, new_runs_;
   std::unordered_set<std::string> dirty_jobs_, new_jobs_;  // many per tick: hashed
-  struct AttemptKeyHash {
-    size_t operator()(const std::pair<std::string, uint32_t>& key) const {
-      return std::hash<std::string>()(key.first) * 31 + key.second;
-    }
-  };
   std::unordered_set<std::pair<std::string, uint32_t>, AttemptKeyHash> dirty_attempts_;
   ChangeSet pending_;             // events and blobs not yet committed
   std::vector<Outbound> staged_;  // waiting for the next successful Flush
