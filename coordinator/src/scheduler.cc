@@ -52,12 +52,16 @@ Scheduler::Scheduler(SchedulerOptions options, Store* store, const BlobStore* bl
 // "run-" + 11 hex digits of the Unix millisecond + 5 of a sequence that starts at random, so ids
 // sort by creation time. Every b-tree keyed by a run or job id (runs, jobs, jobs_by_run, attempts)
 // then grows at its right edge, and a commit dirties the last leaf of each rather than a random
-// one per run. Runs created in one millisecond differ in the sequence; a restart starts it afresh.
-std::string Scheduler::NewRunId() {
+// one per run. Runs created in one millisecond differ in the sequence. A restart within the same
+// millisecond, or a clock stepped back, starts a new sequence over old milliseconds, so an id is
+// also checked against the finished runs in the store (one primary-key lookup).
+Result<std::string> Scheduler::NewRunId() {
   while (true) {
     const auto ms = static_cast<uint64_t>(clock_->UnixMillis()) & 0xFFFFFFFFFFFull;
     std::string id = fmt::format("run-{:011x}{:05x}", ms, run_id_seq_++ & 0xFFFFFu);
-    if (!runs_.count(id)) return id;
+    if (runs_.count(id)) continue;
+    EF_ASSIGN_OR_RETURN(std::optional<RunBundle> stored, store_->LoadRun(id));
+    if (!stored.has_value()) return id;
   }
 }
 
@@ -126,7 +130,7 @@ Result<std::string> Scheduler::StageRun(PlannedRun planned) {
   EF_RETURN_IF_ERROR(CheckGroupQueues(planned.jobs));
   EF_RETURN_IF_ERROR(Admit(planned));
   RunRecord run;
-  run.id = NewRunId();
+  EF_ASSIGN_OR_RETURN(run.id, NewRunId());
   run.name = planned.name;
   run.pipeline_file = planned.pipeline_file;
   run.pipeline_yaml = std::move(planned.pipeline_yaml);

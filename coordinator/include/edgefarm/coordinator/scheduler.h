@@ -263,7 +263,7 @@ class Scheduler {
   std::vector<std::string> MissingForBestWorker(const Tags& required) const;
   bool IsRegistered(const WorkerSession& worker) const;
   void AddEvent(const std::string& kind, const std::string& subject, std::string detail);
-  std::string NewRunId();
+  Result<std::string> NewRunId();
   AttemptRecord* CurrentAttempt(const JobRecord& job);
 
   // Finished runs read back from the store for the API; cleared by Flush, so it holds only what
