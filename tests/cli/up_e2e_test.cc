@@ -2,10 +2,8 @@
 // processes over real ZeroMQ/TCP and HTTP on a small pipeline (one command step, one engine
 // cell); afterwards a restarted coordinator on the same data dir serves the finished run to
 // `edgefarm status RUN --json`.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -13,8 +11,6 @@
 #include <regex>
 
 #include "test_support.h"
-
-extern char** environ;
 
 namespace edgefarm {
 namespace {
@@ -110,16 +106,8 @@ TEST_F(UpEndToEndTest, UpOnceRunsTheMatrixAndStatusShowsEverySucceededJob) {
   std::vector<std::string> args = {edgefarm_.string(), "coordinator", "--data",
                                    data_.string(),     "--listen",    "tcp://127.0.0.1:0",
                                    "--http",           "127.0.0.1:0"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, 1, 2);
-  pid_t pid = 0;
-  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-  posix_spawn_file_actions_destroy(&actions);
+  const pid_t pid = testing::SpawnLogged(args, log);
+  ASSERT_NE(pid, 0);
   const bool bound = WaitFor([&] { return fs::exists(data_ / "endpoints.json"); });
 
   Output status;
