@@ -59,6 +59,32 @@ DROP INDEX events_by_subject;
     {5, R"sql(
 ALTER TABLE runs ADD COLUMN repository TEXT NOT NULL DEFAULT '';
 )sql"},
+    // Jobs and attempts keyed by their primary key alone (WITHOUT ROWID). A rowid table with a
+    // text key keeps a second b-tree (the automatic index) beside the rows: every insert wrote
+    // both, and every progress update or attempt upsert looked up the key there first and then
+    // the row by rowid. Columns, their order and jobs_by_run are unchanged.
+    {6, R"sql(
+CREATE TABLE jobs_v6(id TEXT PRIMARY KEY, run_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  name TEXT NOT NULL, kind TEXT NOT NULL, framework TEXT NOT NULL, target TEXT NOT NULL,
+  state TEXT NOT NULL, required_tags_json TEXT NOT NULL, missing_tags_json TEXT NOT NULL,
+  needs_json TEXT NOT NULL, task_json TEXT NOT NULL, attempt INTEGER NOT NULL,
+  infra_failures INTEGER NOT NULL, job_failures INTEGER NOT NULL, worker_id TEXT NOT NULL,
+  result_json TEXT NOT NULL, artifacts_json TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+  finished_at_ms INTEGER NOT NULL) WITHOUT ROWID;
+INSERT INTO jobs_v6 SELECT * FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v6 RENAME TO jobs;
+CREATE INDEX jobs_by_run ON jobs(run_id, seq);
+CREATE TABLE attempts_v6(job_id TEXT NOT NULL, attempt INTEGER NOT NULL,
+  worker_id TEXT NOT NULL, lease_sha256 TEXT NOT NULL, state TEXT NOT NULL,
+  outcome TEXT NOT NULL, reason TEXT NOT NULL, exit_code INTEGER NOT NULL,
+  term_signal INTEGER NOT NULL, started_at_ms INTEGER NOT NULL, finished_at_ms INTEGER NOT NULL,
+  peak_rss_bytes INTEGER NOT NULL, cpu_seconds REAL NOT NULL, log_bytes INTEGER NOT NULL,
+  PRIMARY KEY(job_id, attempt)) WITHOUT ROWID;
+INSERT INTO attempts_v6 SELECT * FROM attempts;
+DROP TABLE attempts;
+ALTER TABLE attempts_v6 RENAME TO attempts;
+)sql"},
 };
 
 }  // namespace edgefarm::coordinator

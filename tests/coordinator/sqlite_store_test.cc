@@ -4,6 +4,10 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <string>
+
+#include "sqlite_store_migrations.h"
 #include "test_support.h"
 
 namespace edgefarm::coordinator {
@@ -250,6 +254,45 @@ TEST(SqliteStoreTest, EventsOfALargeChangeSetKeepTheirOrder) {
     EXPECT_EQ(e.subject, "job-" + std::to_string(i % 70));
     EXPECT_EQ(e.detail, R"({"n":)" + std::to_string(n) + "}");
   }
+}
+
+// A database written by the previous version (rowid tables for jobs and attempts) keeps every
+// row when it is migrated to WITHOUT ROWID tables.
+TEST(SqliteStoreTest, MigratingToVersion6KeepsJobsAndAttempts) {
+  edgefarm::testing::TempDir dir;
+  const auto file = dir / "c.db";
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(file.c_str(), &db), SQLITE_OK);
+  std::string sql = "CREATE TABLE schema_version(version INTEGER NOT NULL);";
+  for (const StoreMigration& m : kStoreMigrations) {
+    if (m.version > 5) continue;
+    sql += m.sql;
+    sql += "INSERT INTO schema_version VALUES(" + std::to_string(m.version) + ");";
+  }
+  sql +=
+      "INSERT INTO runs(id, name, state, pipeline_file, pipeline_yaml, files_json, "
+      "created_at_ms, finished_at_ms) VALUES('run-1', 'n', 'running', 'f', 'y', '{}', 1, 0);"
+      "INSERT INTO jobs VALUES('run-1-0', 'run-1', 0, 'a', 'command', '', '', 'queued', '{}',"
+      " '[]', '[]', '{\"engine_job_json\":\"\",\"argv\":[\"true\"],\"env\":{},"
+      "\"inputs\":[],\"timeout_seconds\":60,\"retry_infra\":2,\"retry_job\":0}',"
+      " 1, 1, 0, 'w-7', '', '[]', 1, 0);"
+      "INSERT INTO attempts VALUES('run-1-0', 1, 'w-7', 'h', 'finished', 'infra_error', 'lost',"
+      " 0, 0, 1, 2, 0, 0.5, 0);";
+  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  sqlite3_close(db);
+
+  auto store = SqliteStore::Open(file);
+  ASSERT_TRUE(store.ok()) << store.status().ToString();
+  EXPECT_EQ((*store)->SchemaVersion(), 6);
+  auto snapshot = (*store)->Load();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
+  ASSERT_EQ(snapshot->jobs.size(), 1u);
+  EXPECT_EQ(snapshot->jobs[0].argv, std::vector<std::string>{"true"});
+  EXPECT_EQ(snapshot->jobs[0].infra_failures, 1);
+  ASSERT_EQ(snapshot->attempts.size(), 1u);
+  EXPECT_EQ(snapshot->attempts[0].reason, "lost");
+  EXPECT_DOUBLE_EQ(snapshot->attempts[0].cpu_seconds, 0.5);
 }
 
 }  // namespace

@@ -23,7 +23,7 @@ class WalCheckpointer;  // wal_checkpointer.h
 class SqliteStore final : public Store {
  public:
   // The version this build writes; docs/storage.md describes each version.
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // kShared: sqlite serialises calls on the connection itself (its default). kWriter: the
   // connection of the coordinator's writer thread, used by one thread at a time, so sqlite takes
