@@ -3,7 +3,9 @@
 // Implementation notes:
 // - Rows are written with INSERT OR REPLACE keyed by primary key; there are no foreign keys, so a
 //   replace never cascades. Structured fields (tags, needs, the job's task, artifacts) are JSON
-//   text columns: they are only ever read back whole.
+//   text columns: they are only ever read back whole. The writes are in sqlite_store_writes.cc.
+// - While a job has an active attempt, its progress is stored in the attempt's row only, and
+//   folded back into the job when read (sqlite_store_rows.h).
 // - Every Commit() is BEGIN IMMEDIATE ... COMMIT; with WAL + synchronous=FULL the COMMIT returns
 //   after the WAL is fsynced, which is the durability point the scheduler acknowledges after.
 // - Migrations are an ordered list (sqlite_store_migrations.h); each runs in its own transaction
@@ -21,209 +23,17 @@
 
 #include "sqlite_statement.h"
 #include "sqlite_store_migrations.h"
+#include "sqlite_store_rows.h"
 #include "wal_checkpointer.h"
 
 namespace edgefarm::coordinator {
 namespace {
 
 using nlohmann::json;
+using Statement = StoreStatement;
 
 // Unfinished runs: what a restart reloads.
 #define EF_UNFINISHED_RUNS "SELECT id FROM runs WHERE state IN ('queued','running')"
-
-constexpr std::string_view kErrorPrefix = "sqlite ";
-// Event rows per INSERT statement (4 parameters each, far below SQLITE_MAX_VARIABLE_NUMBER).
-constexpr size_t kEventsPerInsert = 32;
-
-// Statements of this store: errors read "sqlite <what>: <errmsg>".
-class Statement : public SqliteStatement {
- public:
-  Statement(sqlite3* db, const char* sql) : SqliteStatement(db, sql, kErrorPrefix) {}
-  Statement(StatementCache& cache, const char* sql) : SqliteStatement(cache, sql, kErrorPrefix) {}
-};
-
-json InputsToJson(const std::vector<InputRef>& inputs) {
-  json out = json::array();
-  for (const auto& in : inputs) {
-    out.push_back({{"name", in.name}, {"digest", in.digest}, {"size", in.size}});
-  }
-  return out;
-}
-
-json ArtifactsToJson(const std::vector<ArtifactRef>& artifacts) {
-  json out = json::array();
-  for (const auto& a : artifacts) {
-    out.push_back({{"name", a.name}, {"digest", a.digest}, {"size", a.size}});
-  }
-  return out;
-}
-
-std::string JsonList(const std::vector<std::string>& items) {
-  return items.empty() ? "[]" : json(items).dump();
-}
-
-std::string ArtifactsText(const std::vector<ArtifactRef>& artifacts) {
-  return artifacts.empty() ? "[]" : ArtifactsToJson(artifacts).dump();
-}
-
-std::string TaskJson(const JobRecord& job) {
-  json task = {{"engine_job_json", job.engine_job_json},
-               {"argv", job.argv},
-               {"env", job.env},
-               {"inputs", InputsToJson(job.inputs)},
-               {"timeout_seconds", job.timeout_seconds},
-               {"retry_infra", job.retry_infra},
-               {"retry_job", job.retry_job}};
-  if (!job.resource_group.empty()) task["resource_group"] = job.resource_group;
-  return task.dump();
-}
-
-Status WriteJob(StatementCache& db, const JobRecord& j) {
-  Statement s(db, "INSERT OR REPLACE INTO jobs VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
-  return s.BindUnowned(j.id)
-      .BindUnowned(j.run_id)
-      .Bind(int64_t{j.seq})
-      .BindUnowned(j.name)
-      .BindUnowned(j.is_engine ? "engine" : "command")
-      .BindUnowned(j.framework)
-      .BindUnowned(j.target)
-      .BindUnowned(ToString(j.state))
-      .BindUnowned(json(j.required_tags).dump())
-      .BindUnowned(JsonList(j.missing_tags))
-      .BindUnowned(JsonList(j.needs))
-      .BindUnowned(TaskJson(j))
-      .Bind(int64_t{j.attempt})
-      .Bind(int64_t{j.infra_failures})
-      .Bind(int64_t{j.job_failures})
-      .BindUnowned(j.worker_id)
-      .BindUnowned(j.result_json)
-      .BindUnowned(ArtifactsText(j.artifacts))
-      .Bind(j.created_at_ms)
-      .Bind(j.finished_at_ms)
-      .Run();
-}
-
-Status WriteJobProgress(StatementCache& db, const JobProgress& j) {
-  Statement s(db,
-              "UPDATE jobs SET state=?, missing_tags_json=?, attempt=?, infra_failures=?, "
-              "job_failures=?, worker_id=?, result_json=?, artifacts_json=?, finished_at_ms=? "
-              "WHERE id=?");
-  return s.BindUnowned(ToString(j.state))
-      .BindUnowned(JsonList(j.missing_tags))
-      .Bind(int64_t{j.attempt})
-      .Bind(int64_t{j.infra_failures})
-      .Bind(int64_t{j.job_failures})
-      .BindUnowned(j.worker_id)
-      .BindUnowned(j.result_json)
-      .BindUnowned(ArtifactsText(j.artifacts))
-      .Bind(j.finished_at_ms)
-      .BindUnowned(j.id)
-      .Run();
-}
-
-Status WriteRunState(StatementCache& db, const RunStateChange& r) {
-  Statement s(db, "UPDATE runs SET state=?, finished_at_ms=? WHERE id=?");
-  return s.BindUnowned(ToString(r.state)).Bind(r.finished_at_ms).BindUnowned(r.id).Run();
-}
-
-Status WriteRun(StatementCache& db, const RunRecord& r) {
-  Statement s(db, "INSERT OR REPLACE INTO runs VALUES(?,?,?,?,?,?,?,?,?,?,?)");
-  return s.BindUnowned(r.id)
-      .BindUnowned(r.name)
-      .BindUnowned(ToString(r.state))
-      .BindUnowned(r.pipeline_file)
-      .BindUnowned(r.pipeline_yaml)
-      .BindUnowned(json(r.files).dump())
-      .Bind(r.created_at_ms)
-      .Bind(r.finished_at_ms)
-      .Bind(int64_t{r.priority})
-      .Bind(int64_t{r.max_running})
-      .BindUnowned(r.repository)
-      .Run();
-}
-
-Status WriteAttempt(StatementCache& db, const AttemptRecord& a) {
-  // An upsert: an existing attempt is updated in place (REPLACE would delete and re-insert).
-  Statement s(db,
-              "INSERT INTO attempts VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
-              "ON CONFLICT(job_id, attempt) DO UPDATE SET worker_id=excluded.worker_id, "
-              "lease_sha256=excluded.lease_sha256, state=excluded.state, "
-              "outcome=excluded.outcome, reason=excluded.reason, exit_code=excluded.exit_code, "
-              "term_signal=excluded.term_signal, started_at_ms=excluded.started_at_ms, "
-              "finished_at_ms=excluded.finished_at_ms, peak_rss_bytes=excluded.peak_rss_bytes, "
-              "cpu_seconds=excluded.cpu_seconds, log_bytes=excluded.log_bytes");
-  return s.BindUnowned(a.job_id)
-      .Bind(int64_t{a.attempt})
-      .BindUnowned(a.worker_id)
-      .BindUnowned(a.lease_hash)
-      .BindUnowned(ToString(a.state))
-      .BindUnowned(a.outcome)
-      .BindUnowned(a.reason)
-      .Bind(int64_t{a.exit_code})
-      .Bind(int64_t{a.term_signal})
-      .Bind(a.started_at_ms)
-      .Bind(a.finished_at_ms)
-      .Bind(static_cast<int64_t>(a.peak_rss_bytes))
-      .Bind(a.cpu_seconds)
-      .Bind(static_cast<int64_t>(a.log_bytes))
-      .Run();
-}
-
-Status WriteWorker(StatementCache& db, const WorkerRecord& w) {
-  Statement s(db, "INSERT OR REPLACE INTO workers VALUES(?,?,?,?,?,?,?)");
-  return s.BindUnowned(w.id)
-      .BindUnowned(w.name)
-      .BindUnowned(json(w.tags).dump())
-      .Bind(int64_t{w.slots})
-      .BindUnowned(ToString(w.state))
-      .BindUnowned(w.agent_version)
-      .Bind(w.last_seen_ms)
-      .Run();
-}
-
-// INSERT INTO events ... VALUES(?,?,?,?),(?,?,?,?),... with `rows` rows; built once per size and
-// kept for the process (the statement cache is keyed by the text's address).
-const char* EventInsertSql(size_t rows) {
-  static const auto* texts = [] {
-    auto* out = new std::array<std::string, kEventsPerInsert + 1>();
-    for (size_t n = 1; n <= kEventsPerInsert; ++n) {
-      std::string sql = "INSERT INTO events(at_ms, kind, subject, detail_json) VALUES(?,?,?,?)";
-      for (size_t i = 1; i < n; ++i) sql += ",(?,?,?,?)";
-      (*out)[n] = std::move(sql);
-    }
-    return out;
-  }();
-  return (*texts)[rows].c_str();
-}
-
-// Events go in kEventsPerInsert rows to a statement: the per-statement cost (and the
-// sqlite_sequence update of AUTOINCREMENT) is paid once per chunk instead of once per row. Ids
-// are assigned in row order, so the log keeps the order of the change set.
-Status WriteEvents(StatementCache& db, const std::vector<EventRecord>& events) {
-  for (size_t at = 0; at < events.size(); at += kEventsPerInsert) {
-    const size_t rows = std::min(kEventsPerInsert, events.size() - at);
-    Statement s(db, EventInsertSql(rows));
-    for (size_t i = at; i < at + rows; ++i) {
-      const EventRecord& e = events[i];
-      s.Bind(e.at_ms).BindUnowned(e.kind).BindUnowned(e.subject).BindUnowned(e.detail);
-    }
-    EF_RETURN_IF_ERROR(s.Run());
-  }
-  return Status::Ok();
-}
-
-Status WriteRest(StatementCache& db, const ChangeSet& c) {
-  for (const auto& b : c.blobs) {
-    Statement s(db, "INSERT OR REPLACE INTO blobs VALUES(?,?,?)");
-    EF_RETURN_IF_ERROR(
-        s.BindUnowned(b.digest).Bind(static_cast<int64_t>(b.size)).Bind(b.created_at_ms).Run());
-  }
-  for (const auto& t : c.tokens) {
-    Statement s(db, "INSERT OR REPLACE INTO tokens VALUES(?,?,?)");
-    EF_RETURN_IF_ERROR(s.BindUnowned(t.sha256).BindUnowned(t.role).Bind(t.created_at_ms).Run());
-  }
-  return WriteEvents(db, c.events);
-}
 
 std::vector<InputRef> InputsFromJson(const json& j) {
   std::vector<InputRef> out;
@@ -350,7 +160,9 @@ Status LoadRuns(sqlite3* db, StoreSnapshot& out) {
   Statement attempts(db,
                      "SELECT * FROM attempts WHERE job_id IN (SELECT id FROM jobs WHERE "
                      "run_id IN (" EF_UNFINISHED_RUNS ")) ORDER BY job_id, attempt");
-  return ReadAttempts(attempts, out.attempts);
+  EF_RETURN_IF_ERROR(ReadAttempts(attempts, out.attempts));
+  FoldActiveAttempts(out.jobs, out.attempts);
+  return Status::Ok();
 }
 
 Status LoadWorkers(sqlite3* db, StoreSnapshot& out) {
@@ -453,17 +265,6 @@ Status SqliteStore::Migrate() {
   return Status::Ok();
 }
 
-Status SqliteStore::ApplyChanges(const ChangeSet& c) {
-  StatementCache& cache = *cache_;
-  for (const auto& r : c.runs) EF_RETURN_IF_ERROR(WriteRun(cache, r));
-  for (const auto& r : c.run_states) EF_RETURN_IF_ERROR(WriteRunState(cache, r));
-  for (const auto& j : c.jobs) EF_RETURN_IF_ERROR(WriteJob(cache, j));
-  for (const auto& j : c.job_progress) EF_RETURN_IF_ERROR(WriteJobProgress(cache, j));
-  for (const auto& a : c.attempts) EF_RETURN_IF_ERROR(WriteAttempt(cache, a));
-  for (const auto& w : c.workers) EF_RETURN_IF_ERROR(WriteWorker(cache, w));
-  return WriteRest(cache, c);
-}
-
 Status SqliteStore::Commit(const ChangeSet& changes) {
   if (changes.empty()) return Status::Ok();
   std::unique_lock<std::mutex> checkpoint_hold;
@@ -471,7 +272,7 @@ Status SqliteStore::Commit(const ChangeSet& changes) {
   EF_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s;
   try {
-    s = ApplyChanges(changes);
+    s = WriteChanges(*cache_, changes);
   } catch (const std::exception& e) {
     s = Internal(std::string("encoding a row: ") + e.what());
   }
@@ -513,6 +314,7 @@ Result<std::optional<RunBundle>> SqliteStore::LoadRun(const std::string& run_id)
                        "run_id = ?) ORDER BY job_id, attempt");
     attempts.Bind(run_id);
     EF_RETURN_IF_ERROR(ReadAttempts(attempts, out.attempts));
+    FoldActiveAttempts(out.jobs, out.attempts);
   } catch (const std::exception& e) {
     return DataLoss("corrupt row of run " + run_id + ": " + e.what());
   }

@@ -45,6 +45,41 @@ JobRecord Job(const std::string& id, const std::string& run_id, int seq) {
   return job;
 }
 
+// The state column of a job's own row, read with a connection of its own.
+std::string StoredJobState(const std::filesystem::path& file, const std::string& job_id) {
+  sqlite3* db = nullptr;
+  sqlite3_open(file.c_str(), &db);
+  sqlite3_stmt* stmt = nullptr;
+  sqlite3_prepare_v2(db, "SELECT state FROM jobs WHERE id = ?", -1, &stmt, nullptr);
+  sqlite3_bind_text(stmt, 1, job_id.c_str(), -1, SQLITE_TRANSIENT);
+  std::string state = sqlite3_step(stmt) == SQLITE_ROW
+                          ? reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))
+                          : "<no row>";
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return state;
+}
+
+AttemptRecord Attempt(const std::string& job_id, uint32_t number, AttemptState state) {
+  AttemptRecord a;
+  a.job_id = job_id;
+  a.attempt = number;
+  a.worker_id = "w-7";
+  a.lease_hash = std::string(64, 'c');
+  a.state = state;
+  if (state == AttemptState::kFinished) a.outcome = "succeeded";
+  return a;
+}
+
+// The progress of `job` as the scheduler commits it when its state changes.
+JobProgress Progress(JobRecord& job, JobState state, uint32_t attempt) {
+  job.state = state;
+  job.attempt = attempt;
+  job.worker_id = "w-7";
+  job.missing_tags.clear();
+  return ProgressOf(job);
+}
+
 TEST(SqliteStoreTest, MigratesAnEmptyDatabaseToTheCurrentVersion) {
   edgefarm::testing::TempDir dir;
   auto store = SqliteStore::Open(dir / "c.db");
@@ -99,7 +134,8 @@ TEST(SqliteStoreTest, CommittedRowsSurviveReopen) {
     a.attempt = 2;
     a.worker_id = "w";
     a.lease_hash = std::string(64, 'c');
-    a.state = AttemptState::kRunning;
+    a.state = AttemptState::kFinished;  // the job is unschedulable after an infra failure
+    a.outcome = "infra_error";
     a.cpu_seconds = 1.5;
     c.attempts.push_back(a);
     c.workers.push_back({"w", "worker", {{"arch", "x86_64"}}, 4, WorkerState::kLive, "0.1", 5});
@@ -125,7 +161,8 @@ TEST(SqliteStoreTest, CommittedRowsSurviveReopen) {
   ASSERT_EQ(j.artifacts.size(), 1u);
   EXPECT_EQ(j.attempt, 2u);
   ASSERT_EQ(s->attempts.size(), 1u);
-  EXPECT_EQ(s->attempts[0].state, AttemptState::kRunning);
+  EXPECT_EQ(s->attempts[0].state, AttemptState::kFinished);
+  EXPECT_EQ(s->attempts[0].outcome, "infra_error");
   EXPECT_DOUBLE_EQ(s->attempts[0].cpu_seconds, 1.5);
   ASSERT_EQ(s->workers.size(), 1u);
   EXPECT_EQ(s->workers[0].slots, 4u);
@@ -254,6 +291,73 @@ TEST(SqliteStoreTest, EventsOfALargeChangeSetKeepTheirOrder) {
     EXPECT_EQ(e.subject, "job-" + std::to_string(i % 70));
     EXPECT_EQ(e.detail, R"({"n":)" + std::to_string(n) + "}");
   }
+}
+
+// An active attempt's row carries its job's progress: the job row keeps its queued state (one
+// row update fewer per assignment), yet Load and LoadRun read the job as assigned, then running,
+// with the attempt's number and worker; the attempt's end writes the job row again.
+TEST(SqliteStoreTest, AnActiveAttemptCarriesItsJobsProgress) {
+  edgefarm::testing::TempDir dir;
+  const auto file = dir / "c.db";
+  auto store = SqliteStore::Open(file);
+  ASSERT_TRUE(store.ok());
+  JobRecord job = Job("run-1-0", "run-1", 0);
+  job.state = JobState::kQueued;
+  job.missing_tags.clear();
+  job.attempt = 0;
+  ChangeSet submit;
+  submit.runs.push_back(MakeRun("run-1"));
+  submit.jobs.push_back(job);
+  ASSERT_TRUE((*store)->Commit(submit).ok());
+
+  for (JobState state : {JobState::kAssigned, JobState::kRunning}) {
+    ChangeSet c;
+    c.job_progress.push_back(Progress(job, state, 1));
+    c.attempts.push_back(
+        Attempt(job.id, 1,
+                state == JobState::kAssigned ? AttemptState::kAssigned : AttemptState::kRunning));
+    ASSERT_TRUE((*store)->Commit(c).ok());
+    EXPECT_EQ(StoredJobState(file, job.id), "queued");
+    auto reopened = SqliteStore::Open(file);
+    ASSERT_TRUE(reopened.ok());
+    auto snapshot = (*reopened)->Load();
+    ASSERT_TRUE(snapshot.ok());
+    ASSERT_EQ(snapshot->jobs.size(), 1u);
+    EXPECT_EQ(snapshot->jobs[0].state, state);
+    EXPECT_EQ(snapshot->jobs[0].attempt, 1u);
+    EXPECT_EQ(snapshot->jobs[0].worker_id, "w-7");
+    auto bundle = (*reopened)->LoadRun("run-1");
+    ASSERT_TRUE(bundle.ok() && bundle->has_value());
+    EXPECT_EQ((*bundle)->jobs[0].state, state);
+  }
+
+  ChangeSet done;
+  done.job_progress.push_back(Progress(job, JobState::kSucceeded, 1));
+  done.attempts.push_back(Attempt(job.id, 1, AttemptState::kFinished));
+  ASSERT_TRUE((*store)->Commit(done).ok());
+  EXPECT_EQ(StoredJobState(file, job.id), "succeeded");
+  auto bundle = (*store)->LoadRun("run-1");
+  ASSERT_TRUE(bundle.ok() && bundle->has_value());
+  EXPECT_EQ((*bundle)->jobs[0].state, JobState::kSucceeded);
+}
+
+// Without its attempt in the same change set, an assigned job's progress is written to its row:
+// the row is never left behind the only record of the assignment.
+TEST(SqliteStoreTest, ProgressWithoutItsAttemptIsWrittenToTheJobRow) {
+  edgefarm::testing::TempDir dir;
+  const auto file = dir / "c.db";
+  auto store = SqliteStore::Open(file);
+  ASSERT_TRUE(store.ok());
+  JobRecord job = Job("run-1-0", "run-1", 0);
+  ChangeSet submit;
+  submit.runs.push_back(MakeRun("run-1"));
+  submit.jobs.push_back(job);
+  ASSERT_TRUE((*store)->Commit(submit).ok());
+  ChangeSet c;
+  c.job_progress.push_back(Progress(job, JobState::kAssigned, 3));
+  c.attempts.push_back(Attempt(job.id, 2, AttemptState::kFinished));  // an older attempt
+  ASSERT_TRUE((*store)->Commit(c).ok());
+  EXPECT_EQ(StoredJobState(file, job.id), "assigned");
 }
 
 // A database written by the previous version (rowid tables for jobs and attempts) keeps every

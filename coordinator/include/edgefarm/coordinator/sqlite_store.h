@@ -49,7 +49,6 @@ class SqliteStore final : public Store {
   explicit SqliteStore(sqlite3* db);
   Status Migrate();
   Status Exec(const char* sql);
-  Status ApplyChanges(const ChangeSet& changes);
 
   sqlite3* db_;
   std::unique_ptr<StatementCache> cache_;
