@@ -15,8 +15,6 @@
 
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <array>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
