@@ -48,19 +48,25 @@ TEST(ThreadPoolTest, ManyBackToBackDispatchesLoseNoWork) {
 
 TEST(ThreadPoolTest, WorkersTakeChunksTheCallerLeaves) {
   ThreadPool pool(2);
-  // Two chunks of one index: the caller holds its chunk until a worker has run the other, so the
-  // test proves a worker participates without depending on timing.
-  std::atomic<bool> worker_ran{false};
-  std::atomic<bool> caller_saw_worker{false};
+  // Two chunks of one index. Whichever thread runs a chunk first holds it until the other chunk
+  // has run, so the two chunks run on two different threads, and one of them is the worker. (The
+  // caller cannot be assumed to run a chunk at all: a spinning worker may take both before the
+  // caller starts.)
+  std::atomic<int> first_thread{-1};
+  std::atomic<bool> second_ran{false};
+  std::atomic<bool> held_until_second{false};
+  std::atomic<bool> ran_on_two_threads{false};
   pool.ParallelFor(2, 1, [&](int64_t, int64_t, int thread) {
-    if (thread != 0) {
-      worker_ran = true;
+    int none = -1;
+    if (first_thread.compare_exchange_strong(none, thread)) {
+      held_until_second = edgefarm::testing::WaitFor([&] { return second_ran.load(); });
     } else {
-      caller_saw_worker = edgefarm::testing::WaitFor([&] { return worker_ran.load(); });
+      ran_on_two_threads = thread != first_thread.load();
+      second_ran = true;
     }
   });
-  EXPECT_TRUE(worker_ran);
-  EXPECT_TRUE(caller_saw_worker);
+  EXPECT_TRUE(held_until_second);
+  EXPECT_TRUE(ran_on_two_threads);
 }
 
 TEST(ThreadPoolTest, DestroysCleanlyWhileIdleOrJustUsed) {
