@@ -341,8 +341,8 @@ TEST(SqliteStoreTest, AnActiveAttemptCarriesItsJobsProgress) {
   EXPECT_EQ((*bundle)->jobs[0].state, JobState::kSucceeded);
 }
 
-// Without its attempt in the same change set, an assigned job's progress is written to its row:
-// the row is never left behind the only record of the assignment.
+// Without its active attempt in the same change set, an assigned job's progress is written to its
+// row: the row is skipped only when the same transaction writes the attempt that records it.
 TEST(SqliteStoreTest, ProgressWithoutItsAttemptIsWrittenToTheJobRow) {
   edgefarm::testing::TempDir dir;
   const auto file = dir / "c.db";
@@ -388,7 +388,7 @@ TEST(SqliteStoreTest, MigratingToVersion6KeepsJobsAndAttempts) {
 
   auto store = SqliteStore::Open(file);
   ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ((*store)->SchemaVersion(), 6);
+  EXPECT_EQ((*store)->SchemaVersion(), SqliteStore::kSchemaVersion);
   auto snapshot = (*store)->Load();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().ToString();
   ASSERT_EQ(snapshot->jobs.size(), 1u);
