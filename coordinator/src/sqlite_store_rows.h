@@ -1,5 +1,6 @@
-// Internal to the sqlite adapter (sqlite_store.cc, sqlite_store_writes.cc): its statement type
-// and the write side of a commit, kept apart from the reads, the loads and the migrations.
+// Internal to the sqlite adapter (sqlite_store.cc, sqlite_store_writes.cc): its statement type,
+// the write side of a commit (kept apart from the reads, the loads and the migrations), and the
+// fold that the loads apply to undo the write side's rule for active attempts.
 #pragma once
 
 #include <string_view>
